@@ -87,9 +87,11 @@ impl Article {
             | Article::ServiceType
             | Article::SystemType
             | Article::UserType => "type",
-            Article::Node | Article::Bearer | Article::Platform | Article::System | Article::User => {
-                "id"
-            }
+            Article::Node
+            | Article::Bearer
+            | Article::Platform
+            | Article::System
+            | Article::User => "id",
         }
     }
 
@@ -114,7 +116,9 @@ impl Article {
     }
 
     pub fn from_name(name: &str) -> Option<Article> {
-        Article::ALL.into_iter().find(|article| article.name() == name)
+        Article::ALL
+            .into_iter()
+            .find(|article| article.name() == name)
     }
 
     pub fn from_plural(plural: &str) -> Option<Article> {

@@ -23,6 +23,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The members of a nested object, reporting errors like this one.
+    pub fn nested<'b>(&self, map: &'b Map<String, Value>) -> Fields<'b> {
+        Fields::new(map, self.operation, self.entity)
+    }
+
     pub fn invalid(&self, msg: impl Into<String>) -> Status {
         Status::invalid(self.operation, self.entity, msg)
     }

@@ -28,7 +28,9 @@ pub fn check_plain(text: &str) -> Result<(), String> {
 pub fn check_segments(text: &str, count: usize) -> Result<Vec<&str>, String> {
     let segments: Vec<&str> = text.split('/').collect();
     if segments.len() != count {
-        return Err(format!("must have exactly {count} segments separated by '/'"));
+        return Err(format!(
+            "must have exactly {count} segments separated by '/'"
+        ));
     }
     for (index, segment) in segments.iter().enumerate() {
         check_plain(segment).map_err(|reason| format!("segment {} {reason}", index + 1))?;
@@ -65,7 +67,10 @@ mod tests {
     fn length_counts_characters_not_bytes() {
         assert!(check_plain(&"x".repeat(256)).is_ok());
         assert!(check_plain(&"x".repeat(257)).is_err());
-        assert!(check_plain(&"é".repeat(256)).is_ok(), "512 bytes, 256 chars");
+        assert!(
+            check_plain(&"é".repeat(256)).is_ok(),
+            "512 bytes, 256 chars"
+        );
         assert!(check_plain(&"é".repeat(257)).is_err());
     }
 

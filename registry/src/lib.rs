@@ -1,1 +1,26 @@
-//! placeholder
+//! nodebus-registry: the domain of nodebus — records, identifier and integrity rules, queries,
+//! the durable store and the transport-neutral op engine. No async runtime, no networking.
+
+mod article;
+mod builtins;
+mod decode;
+mod engine;
+mod envelope;
+mod fields;
+mod ident;
+mod op;
+mod outcome;
+mod query;
+mod records;
+mod registry;
+mod status;
+mod store;
+mod wildcard;
+mod wiring;
+
+#[cfg(test)]
+mod tests;
+
+pub use engine::{Delivery, Engine, EngineConfig, Outcome};
+pub use status::{Entity, Kind, Operation, Status};
+pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, StoredRecord};

@@ -276,14 +276,44 @@ mod tests {
     #[test]
     fn spec_examples() {
         let cases = [
-            (Kind::Invalid, Operation::Envelope, Entity::Envelope, "10102"),
-            (Kind::Invalid, Operation::Register, Entity::Platform, "10208"),
-            (Kind::NotFound, Operation::Register, Entity::Platform, "20208"),
-            (Kind::InUse, Operation::Deregister, Entity::Platform, "20308"),
-            (Kind::WrongState, Operation::StateChange, Entity::System, "2050A"),
+            (
+                Kind::Invalid,
+                Operation::Envelope,
+                Entity::Envelope,
+                "10102",
+            ),
+            (
+                Kind::Invalid,
+                Operation::Register,
+                Entity::Platform,
+                "10208",
+            ),
+            (
+                Kind::NotFound,
+                Operation::Register,
+                Entity::Platform,
+                "20208",
+            ),
+            (
+                Kind::InUse,
+                Operation::Deregister,
+                Entity::Platform,
+                "20308",
+            ),
+            (
+                Kind::WrongState,
+                Operation::StateChange,
+                Entity::System,
+                "2050A",
+            ),
             (Kind::Denied, Operation::Publish, Entity::System, "3060A"),
             (Kind::Timeout, Operation::Request, Entity::System, "40A0A"),
-            (Kind::TooLarge, Operation::Envelope, Entity::Envelope, "50102"),
+            (
+                Kind::TooLarge,
+                Operation::Envelope,
+                Entity::Envelope,
+                "50102",
+            ),
             (Kind::Internal, Operation::Register, Entity::System, "F020A"),
         ];
         for (kind, operation, entity, code) in cases {
@@ -293,7 +323,9 @@ mod tests {
 
     #[test]
     fn parse_code_rejects_garbage() {
-        for bad in ["", "0000", "000000", "60101", "10C01", "10110", "1010g", "ä0101"] {
+        for bad in [
+            "", "0000", "000000", "60101", "10C01", "10110", "1010g", "ä0101",
+        ] {
             assert_eq!(Status::parse_code(bad), None, "{bad}");
         }
     }

@@ -14,11 +14,6 @@ impl Pattern {
         }
     }
 
-    /// True when the pattern has no `*`, so it matches exactly one value.
-    pub fn is_literal(&self) -> bool {
-        self.pieces.len() == 1
-    }
-
     /// The literal text every matching value starts with (useful for ordered range scans).
     pub fn literal_prefix(&self) -> &str {
         self.pieces.first().map(String::as_str).unwrap_or("")
@@ -62,7 +57,6 @@ mod tests {
         assert!(!m("sensor", "a-sensor"));
         assert!(!m("sensor", ""));
         assert!(m("", ""));
-        assert!(Pattern::new("abc").is_literal());
     }
 
     #[test]

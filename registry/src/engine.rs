@@ -1,0 +1,252 @@
+//! The op engine: the single place where an op is decoded, checked, applied and answered.
+//! It does no IO of its own beyond the store commit; replies and deliveries are returned as data.
+
+use std::time::Instant;
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{json, Value};
+
+pub use crate::outcome::{Delivery, Outcome};
+
+use crate::article::Article;
+use crate::builtins;
+use crate::decode;
+use crate::envelope;
+use crate::op::{self, Op};
+use crate::query::Filter;
+use crate::registry::{Plan, Registry};
+use crate::status::{Entity, Kind, Operation, Status};
+use crate::store::{Store, StoreError};
+use crate::wildcard::Pattern;
+
+/// Engine settings; [`EngineConfig::new`] gives the spec defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// The local node's id, reported by `query:local-node`.
+    pub node_id: String,
+    /// Requests above this many bytes are refused with `50102` unparsed.
+    pub max_request_bytes: usize,
+    /// JSON nested deeper than this many levels is refused with `10102`.
+    pub max_depth: usize,
+}
+
+impl EngineConfig {
+    pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1 << 20;
+    pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+    pub fn new(node_id: impl Into<String>) -> Self {
+        EngineConfig {
+            node_id: node_id.into(),
+            max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// The op engine. `handle` may be called concurrently from many threads: queries read the
+/// in-memory registry under a shared lock; writes are serialized by the store lock, held across
+/// integrity check, store commit and memory update, so integrity checks cannot race.
+pub struct Engine {
+    config: EngineConfig,
+    registry: RwLock<Registry>,
+    store: Mutex<Box<dyn Store>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads every stored record into memory, on top of the built-ins.
+    pub fn open(config: EngineConfig, mut store: Box<dyn Store>) -> Result<Engine, StoreError> {
+        let mut registry = Registry::with_builtins();
+        for stored in store.load()? {
+            let bad = |detail: String| StoreError::BadRecord {
+                article: stored.article.clone(),
+                key: stored.key.clone(),
+                detail,
+            };
+            let article = Article::from_name(&stored.article)
+                .ok_or_else(|| bad("unknown article".to_string()))?;
+            let body: Value = serde_json::from_str(&stored.body)
+                .map_err(|error| bad(format!("body is not JSON: {error}")))?;
+            let record = decode::stored_body(article, &body).map_err(bad)?;
+            if record.key() != stored.key {
+                return Err(bad(format!("body has key {}", record.key())));
+            }
+            if builtins::is_builtin(article, &stored.key) {
+                tracing::warn!(article = %stored.article, key = %stored.key, "ignoring stored copy of a built-in record");
+                continue;
+            }
+            registry.insert_unchecked(record);
+        }
+        Ok(Engine {
+            config,
+            registry: RwLock::new(registry),
+            store: Mutex::new(store),
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn registry(&self) -> &RwLock<Registry> {
+        &self.registry
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.config.node_id
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Handles one request from `client_id`. `now` is the time used by timed ops.
+    pub fn handle(&self, client_id: &str, request: &[u8], now: Instant) -> Outcome {
+        let request = match envelope::parse(
+            request,
+            self.config.max_request_bytes,
+            self.config.max_depth,
+        ) {
+            Ok(request) => request,
+            Err(rejection) => return Outcome::status_only(&rejection.correl, rejection.status),
+        };
+        match op::decode(&request.op, &request.fields) {
+            Ok(op) => self.dispatch(client_id, op, &request.correl, now),
+            Err(status) => Outcome::status_only(&request.correl, status),
+        }
+    }
+
+    /// The `50102` answer for a body refused without being read, with a fresh correl.
+    pub fn refuse_oversized(&self, _client_id: &str) -> Outcome {
+        Outcome::status_only(
+            &envelope::fresh_correl(),
+            envelope::too_large(self.config.max_request_bytes),
+        )
+    }
+
+    fn dispatch(&self, _client_id: &str, op: Op, correl: &Value, _now: Instant) -> Outcome {
+        match op {
+            Op::Register(record) => {
+                let entity = record.article().entity();
+                self.write(correl, Operation::Register, entity, |registry| {
+                    registry.plan_register(record)
+                })
+            }
+            Op::Deregister { article, key } => self.write(
+                correl,
+                Operation::Deregister,
+                article.entity(),
+                |registry| registry.plan_deregister(article, &key),
+            ),
+            Op::Query { article, filter } => self.query(correl, article, &filter),
+            Op::QueryLocalNode => Outcome::new(
+                correl,
+                vec![json!({
+                    "op": "query-result:local-node",
+                    "correl": correl,
+                    "id": self.config.node_id,
+                })],
+                Vec::new(),
+                Status::ok(Operation::Query, Entity::LocalNode),
+            ),
+            Op::QueryNeighbours(filter) => self.query_neighbours(correl, &filter),
+            Op::QueryServiceWiring { from, to } => {
+                self.query_service_wiring(correl, from.as_ref(), to.as_ref())
+            }
+        }
+    }
+
+    /// Runs a checked write: plan under the store lock, commit, then apply to memory.
+    fn write(
+        &self,
+        correl: &Value,
+        operation: Operation,
+        entity: Entity,
+        plan: impl FnOnce(&Registry) -> Result<Plan, Status>,
+    ) -> Outcome {
+        let mut store = self.store.lock();
+        let plan = match plan(&self.registry.read()) {
+            Ok(plan) => plan,
+            Err(status) => return Outcome::status_only(correl, status),
+        };
+        if let Err(error) = store.commit(&plan.changes) {
+            tracing::error!(%error, "store commit failed");
+            let status = Status::new(
+                Kind::Internal,
+                operation,
+                entity,
+                format!("store commit failed: {error}"),
+            );
+            return Outcome::status_only(correl, status);
+        }
+        let deliveries = plan.deliveries.clone();
+        self.registry.write().apply(plan);
+        Outcome::new(
+            correl,
+            Vec::new(),
+            deliveries,
+            Status::ok(operation, entity),
+        )
+    }
+
+    fn query(&self, correl: &Value, article: Article, filter: &Filter) -> Outcome {
+        let records = self.registry.read().query(article, filter);
+        let plural = article.plural();
+        let mut result = serde_json::Map::new();
+        result.insert("op".into(), json!(format!("query-result:{plural}")));
+        result.insert("correl".into(), correl.clone());
+        result.insert(plural.into(), Value::Array(records));
+        Outcome::new(
+            correl,
+            vec![Value::Object(result)],
+            Vec::new(),
+            Status::ok(Operation::Query, article.entity()),
+        )
+    }
+
+    fn query_neighbours(&self, correl: &Value, filter: &Filter) -> Outcome {
+        let nodes: Vec<Value> = self
+            .registry
+            .read()
+            .query(Article::Node, filter)
+            .into_iter()
+            .filter(|node| node.get("id").and_then(Value::as_str) != Some(self.node_id()))
+            .collect();
+        Outcome::new(
+            correl,
+            vec![json!({"op": "query-result:neighbours", "correl": correl, "nodes": nodes})],
+            Vec::new(),
+            Status::ok(Operation::Query, Entity::Neighbours),
+        )
+    }
+
+    fn query_service_wiring(
+        &self,
+        correl: &Value,
+        from: Option<&Pattern>,
+        to: Option<&Pattern>,
+    ) -> Outcome {
+        let wirings: Vec<Value> = self
+            .registry
+            .read()
+            .wiring()
+            .query(from, to)
+            .into_iter()
+            .map(|wiring| wiring.to_json())
+            .collect();
+        Outcome::new(
+            correl,
+            vec![json!({
+                "op": "query-result:service-wiring",
+                "correl": correl,
+                "service-wiring": wirings,
+            })],
+            Vec::new(),
+            Status::ok(Operation::Query, Entity::System),
+        )
+    }
+}

@@ -2,6 +2,7 @@
 //! 5) that send ops and collect their replies, and a small HTTP client. Every wait is bounded.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod check;
 pub mod http;
 pub mod mqtt;
 pub mod process;
@@ -62,11 +63,23 @@ impl TestNode {
     }
 
     pub async fn mqtt(&self, client_id: &str) -> mqtt::OpClient {
-        mqtt::OpClient::connect(self.mqtt_port(), &self.node_id, client_id, mqtt::Version::V4).await
+        mqtt::OpClient::connect(
+            self.mqtt_port(),
+            &self.node_id,
+            client_id,
+            mqtt::Version::V4,
+        )
+        .await
     }
 
     pub async fn mqtt5(&self, client_id: &str) -> mqtt::OpClient {
-        mqtt::OpClient::connect(self.mqtt_port(), &self.node_id, client_id, mqtt::Version::V5).await
+        mqtt::OpClient::connect(
+            self.mqtt_port(),
+            &self.node_id,
+            client_id,
+            mqtt::Version::V5,
+        )
+        .await
     }
 
     pub fn http(&self) -> http::HttpClient {
@@ -86,7 +99,10 @@ impl TestNode {
 pub fn status_of(replies: &[Value]) -> String {
     let last = replies.last().expect("at least one reply");
     assert_eq!(last["op"], "status", "last reply is not a status: {last}");
-    last["status"].as_str().expect("status is a string").to_owned()
+    last["status"]
+        .as_str()
+        .expect("status is a string")
+        .to_owned()
 }
 
 /// The records of a `query-result:<plural>` reply.

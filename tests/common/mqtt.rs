@@ -150,7 +150,9 @@ impl OpClient {
                 Client::V5(client)
             }
         };
-        within("mqtt connack", ack_rx.recv()).await.expect("connack");
+        within("mqtt connack", ack_rx.recv())
+            .await
+            .expect("connack");
         OpClient {
             client,
             client_id: client_id.to_owned(),
@@ -187,9 +189,48 @@ impl OpClient {
                 .await
                 .expect("publish"),
             Client::V5(c) => c
-                .publish(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce, false, payload)
+                .publish(
+                    topic,
+                    rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+                    false,
+                    payload,
+                )
                 .await
                 .expect("publish"),
+        }
+    }
+
+    /// Publishes raw bytes at QoS 1 with the retain flag set.
+    pub async fn publish_retained(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        let payload: Vec<u8> = payload.into();
+        match &self.client {
+            Client::V4(c) => c
+                .publish(topic, rumqttc::QoS::AtLeastOnce, true, payload)
+                .await
+                .expect("publish"),
+            Client::V5(c) => c
+                .publish(
+                    topic,
+                    rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+                    true,
+                    payload,
+                )
+                .await
+                .expect("publish"),
+        }
+    }
+
+    /// Every message up to and including the next `status`, whatever its correl (for requests
+    /// whose correl the broker assigns or cannot read).
+    pub async fn until_status(&mut self) -> Vec<Value> {
+        let mut replies = Vec::new();
+        loop {
+            let message = self.next_message().await.json();
+            let is_status = message["op"] == "status";
+            replies.push(message);
+            if is_status {
+                return replies;
+            }
         }
     }
 

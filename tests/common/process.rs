@@ -18,7 +18,14 @@ pub struct NodeProcess {
 /// Starts the binary on ephemeral loopback ports and waits for its "listening" log line.
 pub async fn spawn_node(data_dir: &Path, node_id: &str) -> NodeProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nodebus"))
-        .args(["--node-id", node_id, "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .args([
+            "--node-id",
+            node_id,
+            "--mqtt",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+        ])
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--log", "info"])
@@ -50,10 +57,15 @@ pub async fn spawn_node(data_dir: &Path, node_id: &str) -> NodeProcess {
 }
 
 fn field(line: &str, name: &str) -> SocketAddr {
-    let start = line.find(name).unwrap_or_else(|| panic!("{name} in {line}")) + name.len();
+    let start = line
+        .find(name)
+        .unwrap_or_else(|| panic!("{name} in {line}"))
+        + name.len();
     let rest = &line[start..];
     let end = rest.find(' ').unwrap_or(rest.len());
-    rest[..end].parse().unwrap_or_else(|e| panic!("{name} in {line}: {e}"))
+    rest[..end]
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} in {line}: {e}"))
 }
 
 impl NodeProcess {

@@ -61,10 +61,6 @@ pub fn status(code: &str) -> Value {
     json!({"op": "status", "status": code})
 }
 
-pub fn ok() -> Value {
-    status("00000")
-}
-
 /// Sends `request` and expects just the status `code`.
 #[track_caller]
 pub fn expect(engine: &Engine, request: Value, code: &str) -> Outcome {

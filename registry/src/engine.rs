@@ -45,7 +45,23 @@ impl EngineConfig {
 
 /// The op engine. `handle` may be called concurrently from many threads: queries read the
 /// in-memory registry under a shared lock; writes are serialized by the store lock, held across
-/// integrity check, store commit and memory update, so integrity checks cannot race.
+/// integrity check, store commit and memory update, so integrity checks cannot race. A write is
+/// applied to memory and answered `00000` only after the store committed it; a failed commit
+/// answers class `F` and leaves memory unchanged.
+///
+/// # Choices where the protocol is silent
+/// - An optional member given as JSON `null` counts as absent (request fields and filters).
+/// - Bearer `available` may be registered as `"true"`/`"false"` or a JSON boolean; it is always
+///   reported as the string, and the `available` filter accepts either form.
+/// - A system type's service `mode` defaults to its service type's mode and may name any of the
+///   six modes, so one data type can be produced by one system and consumed by another.
+/// - Re-registering a built-in is refused like deregistering one (`202AA`, "built-in").
+/// - Re-registering a system type does not change existing systems: a system keeps the services
+///   it was instantiated with until it is itself re-registered while stopped. Those services keep
+///   their service types in use.
+/// - Node interface names follow the identifier rules; `query:neighbours` takes the filters of
+///   `query:nodes`; `query:service-wiring` reports errors against the system entity (`1040A`).
+/// - Query results are ordered by key.
 pub struct Engine {
     config: EngineConfig,
     registry: RwLock<Registry>,
@@ -114,10 +130,12 @@ impl Engine {
             Ok(request) => request,
             Err(rejection) => return Outcome::status_only(&rejection.correl, rejection.status),
         };
-        match op::decode(&request.op, &request.fields) {
+        let mut outcome = match op::decode(&request.op, &request.fields) {
             Ok(op) => self.dispatch(client_id, op, &request.correl, now),
             Err(status) => Outcome::status_only(&request.correl, status),
-        }
+        };
+        outcome.op = Some(request.op);
+        outcome
     }
 
     /// The `50102` answer for a body refused without being read, with a fresh correl.

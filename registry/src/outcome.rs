@@ -15,6 +15,8 @@ pub struct Delivery {
 /// The result of one op.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The request's `op` name when the envelope carried one (for logs); `None` otherwise.
+    pub op: Option<String>,
     /// For the sender, in order; the last is always the status message.
     pub replies: Vec<Value>,
     /// For other clients.
@@ -33,6 +35,7 @@ impl Outcome {
     ) -> Outcome {
         replies.push(status_message(correl, &status));
         Outcome {
+            op: None,
             replies,
             deliveries,
             status,

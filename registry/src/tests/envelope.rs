@@ -39,6 +39,12 @@ fn status_message_has_exactly_four_members() {
         ],
     );
     let outcome = send(&engine, r#"{"op":"nope","correl":7}"#);
+    assert_eq!(
+        outcome.op.as_deref(),
+        Some("nope"),
+        "the op name is kept for logs"
+    );
+    assert_eq!(send(&engine, "[]").op, None);
     let Value::Object(status) = &outcome.replies[0] else {
         panic!("not an object");
     };

@@ -141,13 +141,18 @@ impl Registry {
     }
 
     /// The query results of `query:<plural>`, in key order.
+    /// An exact key is one lookup; a key pattern scans only the keys with its literal prefix.
     pub fn query(&self, article: Article, filter: &Filter) -> Vec<Value> {
-        let prefix = filter
-            .key_pattern(article)
-            .map(|pattern| pattern.literal_prefix())
-            .unwrap_or("");
-        self.table(article)
-            .with_prefix(prefix)
+        let table = self.table(article);
+        let key_pattern = filter.key_pattern(article);
+        let candidates: Box<dyn Iterator<Item = &Record>> =
+            match key_pattern.and_then(|pattern| pattern.as_literal()) {
+                Some(key) => Box::new(table.get(key).into_iter()),
+                None => Box::new(
+                    table.with_prefix(key_pattern.map_or("", |pattern| pattern.literal_prefix())),
+                ),
+            };
+        candidates
             .filter(|record| filter.matches(record, self.location_of(record)))
             .map(Record::to_json)
             .collect()

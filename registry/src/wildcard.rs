@@ -14,6 +14,14 @@ impl Pattern {
         }
     }
 
+    /// The one value the pattern matches when it has no `*`.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.pieces.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        }
+    }
+
     /// The literal text every matching value starts with (useful for ordered range scans).
     pub fn literal_prefix(&self) -> &str {
         self.pieces.first().map(String::as_str).unwrap_or("")
@@ -87,5 +95,7 @@ mod tests {
         assert_eq!(Pattern::new("p1/*").literal_prefix(), "p1/");
         assert_eq!(Pattern::new("*x").literal_prefix(), "");
         assert_eq!(Pattern::new("abc").literal_prefix(), "abc");
+        assert_eq!(Pattern::new("abc").as_literal(), Some("abc"));
+        assert_eq!(Pattern::new("ab*").as_literal(), None);
     }
 }

@@ -742,3 +742,26 @@ async fn unknown_fields_are_ignored() {
     let replies = ok(&mut c, json!({"op": "query:local-node", "whatever": true})).await;
     assert_eq!(replies[0]["id"], "testnode");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_above_the_transport_maximum_closes_only_that_connection() {
+    let node = TestNode::start().await;
+    let mut other = node.mqtt("bystander").await;
+    store_keeper(&mut other).await;
+    for (name, version) in [
+        ("huge4", common::mqtt::Version::V4),
+        ("huge5", common::mqtt::Version::V5),
+    ] {
+        let mut huge =
+            common::mqtt::OpClient::connect(node.mqtt_port(), "testnode", name, version).await;
+        huge.send_raw(body_of_size("huge", 9 << 20)).await;
+        huge.closed().await;
+        still_fine(&mut other, "a packet above 8 MiB on another connection").await;
+    }
+    assert!(query(&mut other, "platforms", json!({"id": "huge"}))
+        .await
+        .is_empty());
+    // The client can come back.
+    let mut again = node.mqtt5("huge4").await;
+    still_fine(&mut again, "a reconnect").await;
+}

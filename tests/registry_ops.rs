@@ -1100,3 +1100,129 @@ async fn replies_arrive_in_request_order() {
     }
     assert_eq!(query(&mut c, "platforms", json!({})).await.len(), 50);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_on_node_addresses_user_affiliation_and_schemas() {
+    let node = TestNode::start().await;
+    let mut c = node.mqtt("filters").await;
+    for (id, address) in [
+        ("n1", "ip://10.0.0.1:1883"),
+        ("n2", "ip://10.0.0.2:1883"),
+        ("n3", "tcp://192.168.1.9:8883"),
+    ] {
+        ok(
+            &mut c,
+            json!({"op": "register:node", "id": id,
+                   "interfaces": [{"node-interface": "mqtt", "address": address}]}),
+        )
+        .await;
+    }
+    assert_eq!(
+        query_keys(&mut c, "nodes", json!({"address": "ip://10.*"})).await,
+        ["n1", "n2"]
+    );
+    assert_eq!(
+        query_keys(
+            &mut c,
+            "nodes",
+            json!({"address": "tcp://192.168.1.9:8883"})
+        )
+        .await,
+        ["n3"]
+    );
+    assert!(
+        query_keys(&mut c, "nodes", json!({"address": "ip://10.0.0.1"}))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        query_keys(&mut c, "nodes", json!({"id": "n*", "address": "*:1883"})).await,
+        ["n1", "n2"]
+    );
+
+    ok(&mut c, json!({"op": "register:user-type", "type": "staff"})).await;
+    ok(
+        &mut c,
+        json!({"op": "register:user", "id": "ann", "type": "staff", "affil": "ACME Ltd"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:user", "id": "ben", "type": "staff", "affil": "Other"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:user", "id": "cy", "type": "staff"}),
+    )
+    .await;
+    assert_eq!(
+        query_keys(&mut c, "users", json!({"affil": "ACME*"})).await,
+        ["ann"]
+    );
+    assert_eq!(
+        query_keys(&mut c, "users", json!({"affil": "*"})).await,
+        ["ann", "ben"]
+    );
+    assert_eq!(
+        query_keys(&mut c, "users", json!({"type": "staff"})).await,
+        ["ann", "ben", "cy"]
+    );
+
+    // A schema is any JSON and comes back as it was given.
+    for (t, schema) in [
+        ("s-string", json!("a string")),
+        ("s-number", json!(12.5)),
+        ("s-array", json!([1, "two", {"three": [3]}])),
+        ("s-bool", json!(false)),
+    ] {
+        ok(
+            &mut c,
+            json!({"op": "register:service-type", "type": t, "mode": "input-feed", "schema": schema}),
+        )
+        .await;
+        assert_eq!(
+            query(&mut c, "service-types", json!({"type": t})).await,
+            vec![json!({"type": t, "mode": "input-feed", "schema": schema})]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_each_get_their_own_replies_in_order() {
+    let node = TestNode::start().await;
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let id = format!("conc{i}");
+        clients.push(if i % 2 == 0 {
+            node.mqtt(&id).await
+        } else {
+            node.mqtt5(&id).await
+        });
+    }
+    for round in 0..30 {
+        for (i, c) in clients.iter().enumerate() {
+            let op = json!({"op": "register:platform", "id": format!("c{i}-{round}"),
+                            "type": "app", "correl": format!("c{i}-{round}")});
+            c.send_raw(op.to_string()).await;
+        }
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        for round in 0..30 {
+            let replies = c.until_status().await;
+            assert_eq!(replies.len(), 1, "{replies:?}");
+            assert_eq!(replies[0]["correl"], format!("c{i}-{round}"));
+            assert_eq!(replies[0]["status"], "00000");
+        }
+    }
+    assert_eq!(
+        query(&mut clients[0], "platforms", json!({})).await.len(),
+        120
+    );
+    for c in &mut clients {
+        assert!(c
+            .drain(std::time::Duration::from_millis(300))
+            .await
+            .is_empty());
+    }
+}

@@ -37,6 +37,16 @@ async fn an_op_on_another_clients_in_topic_is_not_processed() {
         alice
             .publish("$fabric/testnode/$adapters/$mqtt/$in", op.to_string())
             .await;
+        // Its own client id under another node id, or with an extra level.
+        alice
+            .publish(&in_topic("othernode", &alice_id), op.to_string())
+            .await;
+        alice
+            .publish(
+                &format!("{}/extra", in_topic("testnode", &alice_id)),
+                op.to_string(),
+            )
+            .await;
 
         let got = alice.drain(QUIET).await;
         assert!(got.is_empty(), "the spoofer got {got:?}");
@@ -264,4 +274,20 @@ async fn ordinary_topics_work_between_ordinary_clients() {
     publisher.publish("sensors/room3/temp", "22").await;
     let m = op_client.next_message().await;
     assert_eq!(m.topic, "sensors/room3/temp");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_are_not_retained() {
+    let node = TestNode::start().await;
+    let mut c = node.mqtt("once").await;
+    ok(&mut c, json!({"op": "query:local-node"})).await;
+    c.disconnect().await;
+    c.closed().await;
+    for version in [Version::V4, Version::V5] {
+        let mut again = OpClient::connect(node.mqtt_port(), "testnode", "once", version).await;
+        let got = again.drain(QUIET).await;
+        assert!(got.is_empty(), "a reply was retained: {got:?}");
+        again.disconnect().await;
+        again.closed().await;
+    }
 }

@@ -308,6 +308,17 @@ impl OpClient {
         got
     }
 
+    /// Waits until the broker has closed the connection (the event loop has ended), dropping
+    /// whatever arrives before that.
+    pub async fn closed(&mut self) {
+        self.pending.clear();
+        within(
+            &format!("the connection of {} to close", self.client_id),
+            async { while self.messages.recv().await.is_some() {} },
+        )
+        .await;
+    }
+
     pub async fn disconnect(&self) {
         match &self.client {
             Client::V4(c) => {

@@ -5,7 +5,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::BytesMut;
-use rumqttd::protocol::{self, v4::V4, v5::V5, Packet, Protocol, QoS};
+use rumqttd::protocol::{
+    self, v4::V4, v5::V5, Disconnect, DisconnectReasonCode, Packet, Protocol, QoS,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Version {
@@ -93,6 +95,33 @@ impl Version {
                 "packet type {kind} from a client"
             )));
         }
+        let (len_len, remaining) = match varint(&buf[1..]) {
+            Varint::Value(len_len, remaining) => (len_len, remaining),
+            Varint::Incomplete => return Err(DecodeError::NeedMore(1)),
+            Varint::Malformed => return Err(DecodeError::Malformed("bad remaining length".into())),
+        };
+        if remaining > max_size {
+            return Err(DecodeError::TooLarge);
+        }
+        let frame_len = 1 + len_len + remaining;
+        if buf.len() < frame_len {
+            return Err(DecodeError::NeedMore(frame_len - buf.len()));
+        }
+        // A v5 DISCONNECT may carry its reason code without a property length; V5 cannot read that.
+        if self == Version::V5 && first == 0xe0 && remaining == 1 {
+            let reason_code = match buf[2] {
+                0x00 => DisconnectReasonCode::NormalDisconnection,
+                0x04 => DisconnectReasonCode::DisconnectWithWillMessage,
+                _ => DisconnectReasonCode::UnspecifiedError,
+            };
+            let _ = buf.split_to(frame_len);
+            let packet = Packet::Disconnect(Disconnect { reason_code }, None);
+            return Ok(Frame {
+                packet,
+                qos: QoS::AtMostOnce,
+                pkid: 0,
+            });
+        }
         let meta = if kind == 3 {
             publish_meta(buf)
         } else {
@@ -104,7 +133,10 @@ impl Version {
         }));
         let packet = match decoded {
             Ok(Ok(packet)) => packet,
-            Ok(Err(protocol::Error::InsufficientBytes(n))) => return Err(DecodeError::NeedMore(n)),
+            // The whole frame was there: a decoder asking for more means a malformed packet.
+            Ok(Err(protocol::Error::InsufficientBytes(_))) => {
+                return Err(DecodeError::Malformed("truncated packet".into()))
+            }
             Ok(Err(protocol::Error::PayloadSizeLimitExceeded(_))) => {
                 return Err(DecodeError::TooLarge)
             }
@@ -260,6 +292,22 @@ mod tests {
             Version::V4.decode(&mut partial, 1024),
             Err(DecodeError::NeedMore(_))
         ));
+    }
+
+    #[test]
+    fn v5_disconnect_with_only_a_reason_code() {
+        let mut b = BytesMut::from(&[0xe0u8, 0x01, 0x04, 0xc0, 0x00][..]);
+        let frame = Version::V5.decode(&mut b, 1024).unwrap();
+        assert!(matches!(
+            frame.packet,
+            Packet::Disconnect(
+                Disconnect {
+                    reason_code: DisconnectReasonCode::DisconnectWithWillMessage
+                },
+                None
+            )
+        ));
+        assert_eq!(&b[..], &[0xc0, 0x00]);
     }
 
     #[test]

@@ -278,11 +278,12 @@ impl Connection {
             }
             Packet::PingReq(_) => self.encode(Packet::PingResp(PingResp)),
             Packet::Disconnect(d, _) => {
+                // MQTT 5: only reason 0x00 discards the will (0x04 asks for it, errors keep it).
                 return Some(
-                    if d.reason_code == DisconnectReasonCode::DisconnectWithWillMessage {
-                        End::Unclean("DISCONNECT with will", None)
-                    } else {
+                    if d.reason_code == DisconnectReasonCode::NormalDisconnection {
                         End::Clean
+                    } else {
+                        End::Unclean("DISCONNECT with a non-zero reason", None)
                     },
                 );
             }

@@ -366,6 +366,13 @@ impl Raw {
         }
     }
 
+    pub fn from_stream(stream: TcpStream) -> Raw {
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
     /// Opens and sends CONNECT; returns the CONNACK code (None if closed without CONNACK).
     pub async fn connect(
         addr: SocketAddr,

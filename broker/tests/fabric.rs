@@ -57,8 +57,9 @@ async fn publisher_works_from_a_plain_thread() {
     opened(&mut inbox, "c1").await;
     c1.subscribe(&out_topic("c1"), QoS::AtLeastOnce).await;
     let publisher = broker.publisher();
+    // Well past the router's 200 pending notifications, so `Unschedule` must be answered.
     std::thread::spawn(move || {
-        for i in 0..100 {
+        for i in 0..2000 {
             publisher
                 .send_to_client("c1", Bytes::from(i.to_string()))
                 .unwrap();
@@ -66,7 +67,7 @@ async fn publisher_works_from_a_plain_thread() {
     })
     .join()
     .unwrap();
-    for i in 0..100 {
+    for i in 0..2000 {
         assert_eq!(&c1.publish().await.payload[..], i.to_string().as_bytes());
     }
     assert!(broker
@@ -216,5 +217,27 @@ async fn empty_client_id_gets_an_assigned_id_usable_for_fabric_topics() {
     connect.clean_session = false;
     let (_raw, code) = Raw::connect(addr, connect).await;
     assert_eq!(code, Some(m4::ConnectReturnCode::BadClientId));
+    inbox_quiet(&mut inbox).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_application_backpressures_the_client_without_loss() {
+    let (broker, mut inbox) = start_with(|c| c.inbox_capacity = 4).await;
+    let c = C4::connect(broker.local_addr(), "fast").await;
+    opened(&mut inbox, "fast").await;
+    let sender = tokio::spawn(async move {
+        for i in 0..300 {
+            c.send(&in_topic("fast"), QoS::AtLeastOnce, i.to_string())
+                .await;
+        }
+        c
+    });
+    for i in 0..300 {
+        if i % 50 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(&message(&mut inbox).await.2[..], i.to_string().as_bytes());
+    }
+    let _c = tokio::time::timeout(WAIT, sender).await.unwrap().unwrap();
     inbox_quiet(&mut inbox).await;
 }

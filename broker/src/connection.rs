@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::codec::{DecodeError, Frame, Version};
 use crate::handshake::{self, Accepted, Will, TOPIC_ALIAS_MAX};
 use crate::inbox::Inbound;
-use crate::shared::{ActiveGuard, Shared};
+use crate::shared::{self, ActiveGuard, Shared};
 use crate::topics::{self, OwnTopics, PublishRoute, Refusal};
 
 /// Router notifications taken in one go before writing to the socket.
@@ -169,9 +169,6 @@ impl Connection {
                     return end;
                 }
             }
-            if *shutdown.borrow() {
-                return End::Shutdown;
-            }
             let deadline = keep_alive.map(|ka| last_inbound + ka);
             tokio::select! {
                 read = stream.read_buf(&mut buf) => match read {
@@ -219,7 +216,7 @@ impl Connection {
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     return End::Unclean("keep-alive timeout", Some(DisconnectReasonCode::KeepAliveTimeout));
                 }
-                _ = shutdown.changed() => return End::Shutdown,
+                _ = shared::shutdown_requested(shutdown) => return End::Shutdown,
             }
         }
     }

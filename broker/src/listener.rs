@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::connection;
-use crate::shared::Shared;
+use crate::shared::{self, Shared};
 
 pub(crate) async fn run(
     listener: TcpListener,
@@ -27,10 +27,7 @@ pub(crate) async fn run(
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
-            _ = shutdown.changed() => break,
-        }
-        if *shutdown.borrow() {
-            break;
+            _ = shared::shutdown_requested(&mut shutdown) => break,
         }
     }
 }

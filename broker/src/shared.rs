@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::Notification;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::inbox::Inbound;
 use crate::publisher::Publisher;
@@ -47,5 +47,17 @@ impl ActiveGuard {
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves once `Broker::shutdown` was called. Dropping the `Broker` is not a shutdown.
+pub(crate) async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -241,3 +241,35 @@ async fn a_slow_application_backpressures_the_client_without_loss() {
     let _c = tokio::time::timeout(WAIT, sender).await.unwrap().unwrap();
     inbox_quiet(&mut inbox).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos1_request_and_reply_do_not_stall_on_nagle() {
+    let (broker, mut inbox) = start().await;
+    let mut c = C4::connect(broker.local_addr(), "fastrt").await;
+    opened(&mut inbox, "fastrt").await;
+    c.subscribe(&out_topic("fastrt"), QoS::AtLeastOnce).await;
+    let publisher = broker.publisher();
+    tokio::spawn(async move {
+        while let Some(nodebus_broker::Inbound::Message {
+            client_id, payload, ..
+        }) = inbox.recv().await
+        {
+            publisher.send_to_client(&client_id, payload).unwrap();
+        }
+    });
+    let mut times = Vec::new();
+    for i in 0..40 {
+        let t = std::time::Instant::now();
+        c.send(&in_topic("fastrt"), QoS::AtLeastOnce, i.to_string())
+            .await;
+        assert_eq!(&c.publish().await.payload[..], i.to_string().as_bytes());
+        times.push(t.elapsed());
+    }
+    times.sort();
+    // A Nagle stall (PUBACK then reply in two writes) costs about 40 ms on every round trip.
+    assert!(
+        times[20] < std::time::Duration::from_millis(20),
+        "median {:?}",
+        times[20]
+    );
+}

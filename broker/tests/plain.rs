@@ -27,6 +27,9 @@ async fn plain_pub_sub_wildcards_and_retained() {
     publ.send("exact/topic", QoS::AtMostOnce, "x").await;
     let p = sub.publish().await;
     assert_eq!((p.topic.as_str(), p.qos), ("exact/topic", QoS::AtMostOnce));
+    publ.send("sensors/s9/temp", QoS::ExactlyOnce, "qos2").await;
+    let p = sub.publish().await;
+    assert_eq!((&p.payload[..], p.qos), (&b"qos2"[..], QoS::AtLeastOnce));
     publ.send("sensors/s1/humidity", QoS::AtLeastOnce, "no")
         .await;
     sub.no_publish().await;

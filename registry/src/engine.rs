@@ -1,5 +1,6 @@
 //! The op engine: the single place where an op is decoded, checked, applied and answered.
 //! It does no IO of its own beyond the store commit; replies and deliveries are returned as data.
+//! It reads no clock either: time comes in as a parameter.
 
 use std::time::Instant;
 
@@ -12,12 +13,15 @@ use crate::article::Article;
 use crate::builtins;
 use crate::decode;
 use crate::envelope;
+use crate::handlers::{feeds, messages, state};
 use crate::op::{self, Op};
+use crate::pending::PendingTable;
 use crate::query::Filter;
 use crate::registry::{Plan, Registry};
 use crate::status::{Entity, Kind, Operation, Status};
 use crate::store::{Store, StoreError};
 use crate::wildcard::Pattern;
+use crate::wiring::Wiring;
 
 /// Engine settings; [`EngineConfig::new`] gives the spec defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,17 +32,21 @@ pub struct EngineConfig {
     pub max_request_bytes: usize,
     /// JSON nested deeper than this many levels is refused with `10102`.
     pub max_depth: usize,
+    /// Requests one client may have awaiting a response; beyond it `request` is `50A0A`.
+    pub max_pending_requests_per_client: usize,
 }
 
 impl EngineConfig {
     pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1 << 20;
     pub const DEFAULT_MAX_DEPTH: usize = 128;
+    pub const DEFAULT_MAX_PENDING_REQUESTS_PER_CLIENT: usize = 1024;
 
     pub fn new(node_id: impl Into<String>) -> Self {
         EngineConfig {
             node_id: node_id.into(),
             max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
             max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_pending_requests_per_client: Self::DEFAULT_MAX_PENDING_REQUESTS_PER_CLIENT,
         }
     }
 }
@@ -48,6 +56,14 @@ impl EngineConfig {
 /// integrity check, store commit and memory update, so integrity checks cannot race. A write is
 /// applied to memory and answered `00000` only after the store committed it; a failed commit
 /// answers class `F` and leaves memory unchanged.
+///
+/// # Runtime state and locks
+/// Owners, running state, wirings and remembered patterns live in the registry (memory only,
+/// never stored); pending requests in their own table. Ops that change who runs what or what
+/// is wired (`state:system`, `disconnect`, session end, `subscribe`, `unsubscribe`) take the
+/// store lock too, so they are serialized with registry writes and a write's plan never sees a
+/// system change state under it. `publish` and `notify` only read. Locks are always taken in
+/// the order store → registry → pending requests, each at most once, so they cannot deadlock.
 ///
 /// # Choices where the protocol is silent
 /// - An optional member given as JSON `null` counts as absent (request fields and filters).
@@ -66,6 +82,7 @@ pub struct Engine {
     config: EngineConfig,
     registry: RwLock<Registry>,
     store: Mutex<Box<dyn Store>>,
+    pending: Mutex<PendingTable>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -104,6 +121,7 @@ impl Engine {
             config,
             registry: RwLock::new(registry),
             store: Mutex::new(store),
+            pending: Mutex::new(PendingTable::default()),
         })
     }
 
@@ -138,6 +156,33 @@ impl Engine {
         outcome
     }
 
+    /// Times out every pending request whose deadline is at or before `now`: the requester's
+    /// owner gets an unsolicited `40A0A` status carrying the request's correl, and a later
+    /// response to it is refused. No replies; the status is always `00000`.
+    pub fn expire(&self, now: Instant) -> Outcome {
+        messages::expire(&mut self.pending.lock(), now)
+    }
+
+    /// The earliest deadline of a pending request, for the transport's timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.lock().next_deadline()
+    }
+
+    /// A client's session ended (after its will, if any, was handled): stops every system it
+    /// owns, as `disconnect` does. No replies, no deliveries; the status is always `00000`.
+    pub fn client_gone(&self, client_id: &str, _now: Instant) -> Outcome {
+        let _writer = self.store.lock();
+        let mut registry = self.registry.write();
+        let stopped = state::stop_owned_by(&mut registry, &mut self.pending.lock(), client_id);
+        if !stopped.is_empty() {
+            tracing::debug!(client = client_id, systems = ?stopped, "session ended; stopped its systems");
+        }
+        Outcome::unsolicited(
+            Vec::new(),
+            Status::ok(Operation::StateChange, Entity::System),
+        )
+    }
+
     /// The `50102` answer for a body refused without being read, with a fresh correl.
     pub fn refuse_oversized(&self, _client_id: &str) -> Outcome {
         Outcome::status_only(
@@ -146,7 +191,7 @@ impl Engine {
         )
     }
 
-    fn dispatch(&self, _client_id: &str, op: Op, correl: &Value, _now: Instant) -> Outcome {
+    fn dispatch(&self, client_id: &str, op: Op, correl: &Value, now: Instant) -> Outcome {
         match op {
             Op::Register(record) => {
                 let entity = record.article().entity();
@@ -175,6 +220,101 @@ impl Engine {
             Op::QueryServiceWiring { from, to } => {
                 self.query_service_wiring(correl, from.as_ref(), to.as_ref())
             }
+            Op::StateSystem { id, state } => {
+                let _writer = self.store.lock();
+                let mut registry = self.registry.write();
+                let mut pending = self.pending.lock();
+                state::change(&mut registry, &mut pending, client_id, correl, &id, state)
+            }
+            Op::Disconnect { client_id: named } => {
+                let _writer = self.store.lock();
+                let mut registry = self.registry.write();
+                let mut pending = self.pending.lock();
+                state::disconnect(&mut registry, &mut pending, client_id, correl, &named)
+            }
+            Op::Publish {
+                output_feed,
+                payload,
+            } => feeds::publish(
+                &self.registry.read(),
+                client_id,
+                correl,
+                &output_feed,
+                &payload,
+            ),
+            Op::Subscribe {
+                input_feed,
+                patterns,
+            } => {
+                let _writer = self.store.lock();
+                let mut registry = self.registry.write();
+                feeds::subscribe(&mut registry, client_id, correl, &input_feed, &patterns)
+            }
+            Op::Unsubscribe {
+                input_feed,
+                patterns,
+            } => {
+                let _writer = self.store.lock();
+                let mut registry = self.registry.write();
+                feeds::unsubscribe(
+                    &mut registry,
+                    client_id,
+                    correl,
+                    &input_feed,
+                    patterns.as_deref(),
+                )
+            }
+            Op::Notify {
+                notification,
+                listeners,
+                payload,
+            } => messages::notify(
+                &self.registry.read(),
+                client_id,
+                correl,
+                &notification,
+                &listeners,
+                &payload,
+            ),
+            Op::Request {
+                solicit_response,
+                targets,
+                payload,
+                timeout,
+            } => {
+                let registry = self.registry.read();
+                let args = messages::RequestArgs {
+                    solicit_response: &solicit_response,
+                    targets: &targets,
+                    payload: &payload,
+                    timeout,
+                    max_pending: self.config.max_pending_requests_per_client,
+                };
+                messages::request(
+                    &registry,
+                    &mut self.pending.lock(),
+                    client_id,
+                    correl,
+                    &args,
+                    now,
+                )
+            }
+            Op::Response {
+                request_response,
+                solicit_response,
+                payload,
+            } => {
+                let registry = self.registry.read();
+                messages::response(
+                    &registry,
+                    &mut self.pending.lock(),
+                    client_id,
+                    correl,
+                    &request_response,
+                    &solicit_response,
+                    &payload,
+                )
+            }
         }
     }
 
@@ -201,8 +341,7 @@ impl Engine {
             );
             return Outcome::status_only(correl, status);
         }
-        let deliveries = plan.deliveries.clone();
-        self.registry.write().apply(plan);
+        let deliveries = self.registry.write().apply(plan);
         Outcome::new(
             correl,
             Vec::new(),
@@ -253,8 +392,8 @@ impl Engine {
             .read()
             .wiring()
             .query(from, to)
-            .into_iter()
-            .map(|wiring| wiring.to_json())
+            .iter()
+            .map(Wiring::to_json)
             .collect();
         Outcome::new(
             correl,

@@ -1,16 +1,23 @@
 //! The closed set of ops and their decoders: op name + members → [`Op`], or a class-1 status.
 //! Decoding never looks at registry contents; adding an op is a variant, a decoder, a handler.
 
+mod runtime;
+
+use std::time::Duration;
+
 use serde_json::{Map, Value};
 
 use crate::article::Article;
 use crate::decode;
+use crate::feed_pattern::FeedPattern;
 use crate::fields::Fields;
 use crate::ident;
 use crate::query::Filter;
-use crate::records::Record;
+use crate::records::{Record, SystemState};
 use crate::status::{Entity, Operation, Status};
 use crate::wildcard::Pattern;
+
+pub use runtime::Payload;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
@@ -29,11 +36,60 @@ pub enum Op {
         from: Option<Pattern>,
         to: Option<Pattern>,
     },
+    /// `state:system`: start or stop a system (spec §6.1).
+    StateSystem { id: String, state: SystemState },
+    /// `disconnect`: stop every system the named client owns (spec §6.6).
+    Disconnect { client_id: String },
+    /// `publish` on an output feed (spec §6.2).
+    Publish {
+        output_feed: String,
+        payload: Payload,
+    },
+    /// `subscribe` an input feed to output-feed patterns (spec §6.3).
+    Subscribe {
+        input_feed: String,
+        patterns: Vec<FeedPattern>,
+    },
+    /// `unsubscribe`: `None` patterns means all of the input feed's subscriptions.
+    Unsubscribe {
+        input_feed: String,
+        patterns: Option<Vec<FeedPattern>>,
+    },
+    /// `notify` listeners (spec §6.4).
+    Notify {
+        notification: String,
+        listeners: Vec<String>,
+        payload: Payload,
+    },
+    /// `request` to request-response services (spec §6.5).
+    Request {
+        solicit_response: String,
+        targets: Vec<String>,
+        payload: Payload,
+        timeout: Option<Duration>,
+    },
+    /// `response` to a pending request; its correl is the envelope's (required here).
+    Response {
+        request_response: String,
+        solicit_response: String,
+        payload: Payload,
+    },
 }
 
 /// Decodes the op named `name` from the request members.
 pub fn decode(name: &str, fields: &Map<String, Value>) -> Result<Op, Status> {
     let unknown = || Status::envelope(format!("unknown op {name}"));
+    match name {
+        "disconnect" => return runtime::disconnect(fields),
+        "publish" => return runtime::publish(fields),
+        "subscribe" => return runtime::subscribe(fields),
+        "unsubscribe" => return runtime::unsubscribe(fields),
+        "notify" => return runtime::notify(fields),
+        "request" => return runtime::request(fields),
+        "response" => return runtime::response(fields),
+        "state:system" => return runtime::state_system(fields),
+        _ => {}
+    }
     let (verb, noun) = name.split_once(':').ok_or_else(unknown)?;
     match verb {
         "register" => {

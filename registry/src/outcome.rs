@@ -42,6 +42,16 @@ impl Outcome {
         }
     }
 
+    /// Deliveries that answer no request (timeouts, session ends): no replies at all.
+    pub fn unsolicited(deliveries: Vec<Delivery>, status: Status) -> Outcome {
+        Outcome {
+            op: None,
+            replies: Vec::new(),
+            deliveries,
+            status,
+        }
+    }
+
     /// Just the status message.
     pub fn status_only(correl: &Value, status: Status) -> Outcome {
         Outcome::new(correl, Vec::new(), Vec::new(), status)

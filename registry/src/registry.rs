@@ -1,18 +1,22 @@
-//! The in-memory registry: one keyed table per article plus the wiring table, and the
-//! integrity rules that turn a register/deregister into a checked plan. No IO here.
+//! The in-memory registry: one keyed table per article plus the runtime feed tables (wirings,
+//! remembered patterns), and the integrity rules that turn a register/deregister into a checked
+//! plan. No IO here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod feeds;
 
-use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
 
 use crate::article::Article;
 use crate::builtins;
 use crate::outcome::Delivery;
+use crate::patterns::PatternTable;
 use crate::query::Filter;
-use crate::records::{Loc, Record, Service, SystemState};
+use crate::records::{Loc, Record, Service, System, SystemState};
 use crate::status::{Kind, Operation, Status};
 use crate::store::{Change, StoredRecord};
-use crate::wiring::{Wiring, WiringTable};
+use crate::wiring::WiringTable;
 
 /// Records of one article: O(1) lookup by key, plus the keys in order for range scans.
 #[derive(Debug, Default)]
@@ -53,12 +57,12 @@ impl Table {
     }
 }
 
-/// What a checked write will do: the store changes, then the memory change, then deliveries.
+/// What a checked write will do: the store changes, then the memory change. The messages the
+/// change causes (feeds wired or lost) are worked out when it is applied.
 #[derive(Debug)]
 pub struct Plan {
     pub changes: Vec<Change>,
     mutation: Mutation,
-    pub deliveries: Vec<Delivery>,
 }
 
 #[derive(Debug)]
@@ -71,6 +75,7 @@ enum Mutation {
 pub struct Registry {
     tables: Vec<Table>,
     wiring: WiringTable,
+    patterns: PatternTable,
 }
 
 impl Default for Registry {
@@ -85,6 +90,7 @@ impl Registry {
         let mut registry = Registry {
             tables: Article::ALL.iter().map(|_| Table::default()).collect(),
             wiring: WiringTable::default(),
+            patterns: PatternTable::default(),
         };
         for record in builtins::records() {
             registry.insert_unchecked(record);
@@ -109,15 +115,37 @@ impl Registry {
         &self.wiring
     }
 
-    // The runtime ops of spec §6 (state:system, subscribe) are the users of these two;
-    // until they land only tests call them.
-    #[allow(dead_code)]
     pub fn wiring_mut(&mut self) -> &mut WiringTable {
         &mut self.wiring
     }
 
+    #[cfg(test)]
+    pub fn patterns(&self) -> &PatternTable {
+        &self.patterns
+    }
+
+    pub fn patterns_mut(&mut self) -> &mut PatternTable {
+        &mut self.patterns
+    }
+
+    pub fn system(&self, system_id: &str) -> Option<&System> {
+        match self.get(Article::System, system_id)? {
+            Record::System(system) => Some(system),
+            _ => None,
+        }
+    }
+
+    /// Every system, in id order.
+    pub fn systems(&self) -> impl Iterator<Item = &System> {
+        self.table(Article::System)
+            .iter()
+            .filter_map(|record| match record {
+                Record::System(system) => Some(system),
+                _ => None,
+            })
+    }
+
     /// Sets a system's runtime state and owner; false when there is no such system.
-    #[allow(dead_code)]
     pub fn set_system_state(
         &mut self,
         system_id: &str,
@@ -244,7 +272,6 @@ impl Registry {
                 body,
             })],
             mutation: Mutation::Put(record),
-            deliveries: Vec::new(),
         })
     }
 
@@ -301,17 +328,12 @@ impl Registry {
                 ),
             ));
         }
-        let deliveries = match record {
-            Record::System(_) => self.lost_subscriptions(key),
-            _ => Vec::new(),
-        };
         Ok(Plan {
             changes: vec![Change::Delete {
                 article: article.name().to_string(),
                 key: key.to_string(),
             }],
             mutation: Mutation::Remove(article, key.to_string()),
-            deliveries,
         })
     }
 
@@ -328,32 +350,6 @@ impl Registry {
             })
     }
 
-    /// `lost-subscriptions` messages for the owners of consumers wired to the system's feeds.
-    fn lost_subscriptions(&self, system_id: &str) -> Vec<Delivery> {
-        let prefix = format!("{system_id}/");
-        let mut lost: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for wiring in self.wiring.query(None, None) {
-            if wiring.from.starts_with(&prefix) && !wiring.to.starts_with(&prefix) {
-                lost.entry(wiring.to.as_str())
-                    .or_default()
-                    .push(&wiring.from);
-            }
-        }
-        lost.into_iter()
-            .filter_map(|(input_feed, output_feeds)| {
-                let owner = self.owner_of_service(input_feed)?;
-                Some(Delivery {
-                    client_id: owner.to_string(),
-                    message: json!({
-                        "op": "lost-subscriptions",
-                        "output-feeds": output_feeds,
-                        "input-feed": input_feed,
-                    }),
-                })
-            })
-            .collect()
-    }
-
     /// The owner of the running system a service id (`p/s/f`) belongs to.
     pub fn owner_of_service(&self, service_id: &str) -> Option<&str> {
         let (system_id, _) = service_id.rsplit_once('/')?;
@@ -363,17 +359,36 @@ impl Registry {
         }
     }
 
-    /// Applies a plan whose store changes were committed.
-    pub fn apply(&mut self, plan: Plan) {
+    /// Applies a plan whose store changes were committed, and returns the messages it causes:
+    /// `subscriptions` for consumers whose remembered patterns match a feed that appeared,
+    /// `lost-subscriptions` for consumers wired to a feed that disappeared.
+    pub fn apply(&mut self, plan: Plan) -> Vec<Delivery> {
         match plan.mutation {
-            Mutation::Put(record) => self.insert_unchecked(record),
+            Mutation::Put(record) => {
+                let system_id = match &record {
+                    Record::System(system) => Some(system.id.clone()),
+                    _ => None,
+                };
+                let before = system_id
+                    .as_deref()
+                    .map(|id| self.service_ids(id))
+                    .unwrap_or_default();
+                self.insert_unchecked(record);
+                match system_id {
+                    Some(id) => self.services_changed(&before, &id),
+                    None => Vec::new(),
+                }
+            }
             Mutation::Remove(article, key) => {
+                let before = match article {
+                    Article::System => self.service_ids(&key),
+                    _ => Vec::new(),
+                };
                 self.table_mut(article).remove(&key);
                 if article == Article::System {
-                    let gone: Vec<Wiring> = self.wiring.touching_system(&key);
-                    for wiring in &gone {
-                        self.wiring.remove(wiring);
-                    }
+                    self.services_changed(&before, &key)
+                } else {
+                    Vec::new()
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! The in-memory table of live feed wirings (output feed → input feed). Runtime-only: never
-//! stored, empty after a restart. Filled by `subscribe` (spec §6.3).
+//! stored, empty after a restart. Indexed both ways: by output feed for `publish` (the hot
+//! path: one lookup, no copying) and by input feed for `unsubscribe` and stopping a consumer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
@@ -21,42 +22,89 @@ impl Wiring {
 
 #[derive(Debug, Default)]
 pub struct WiringTable {
-    wirings: BTreeSet<Wiring>,
+    /// Output feed → its input feeds, both in order (the order `query` reports).
+    by_from: BTreeMap<String, BTreeSet<String>>,
+    /// Input feed → the output feeds wired to it.
+    by_to: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl WiringTable {
     /// Adds a wiring; false when it was already there.
-    // Called by `subscribe` (spec §6.3); until it lands only tests call it.
-    #[allow(dead_code)]
     pub fn insert(&mut self, from: &str, to: &str) -> bool {
-        self.wirings.insert(Wiring {
-            from: from.to_string(),
-            to: to.to_string(),
-        })
+        let added = self
+            .by_from
+            .entry(from.to_string())
+            .or_default()
+            .insert(to.to_string());
+        self.by_to
+            .entry(to.to_string())
+            .or_default()
+            .insert(from.to_string());
+        added
     }
 
-    pub fn remove(&mut self, wiring: &Wiring) -> bool {
-        self.wirings.remove(wiring)
+    /// Removes one wiring; false when it was not there.
+    pub fn remove(&mut self, from: &str, to: &str) -> bool {
+        let removed = remove_pair(&mut self.by_from, from, to);
+        remove_pair(&mut self.by_to, to, from);
+        removed
+    }
+
+    /// The input feeds wired to the output feed `from`, in order.
+    pub fn consumers(&self, from: &str) -> impl Iterator<Item = &str> {
+        self.by_from
+            .get(from)
+            .into_iter()
+            .flat_map(|tos| tos.iter().map(String::as_str))
+    }
+
+    /// The output feeds wired to the input feed `to`, in order.
+    pub fn producers(&self, to: &str) -> impl Iterator<Item = &str> {
+        self.by_to
+            .get(to)
+            .into_iter()
+            .flat_map(|froms| froms.iter().map(String::as_str))
     }
 
     /// Wirings whose ends match the given patterns (absent = any), ordered by `from`, `to`.
-    pub fn query(&self, from: Option<&Pattern>, to: Option<&Pattern>) -> Vec<&Wiring> {
-        self.wirings
-            .iter()
-            .filter(|wiring| from.map_or(true, |pattern| pattern.matches(&wiring.from)))
-            .filter(|wiring| to.map_or(true, |pattern| pattern.matches(&wiring.to)))
+    pub fn query(&self, from: Option<&Pattern>, to: Option<&Pattern>) -> Vec<Wiring> {
+        let prefix = from.map_or("", Pattern::literal_prefix);
+        self.by_from
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(output, _)| output.starts_with(prefix))
+            .filter(|(output, _)| from.map_or(true, |pattern| pattern.matches(output)))
+            .flat_map(|(output, inputs)| {
+                inputs
+                    .iter()
+                    .filter(|input| to.map_or(true, |pattern| pattern.matches(input)))
+                    .map(|input| Wiring {
+                        from: output.clone(),
+                        to: input.clone(),
+                    })
+            })
             .collect()
     }
 
-    /// Wirings with either end on a service of the system `system_id` (`p/s`).
-    pub fn touching_system(&self, system_id: &str) -> Vec<Wiring> {
-        let prefix = format!("{system_id}/");
-        self.wirings
-            .iter()
-            .filter(|wiring| wiring.from.starts_with(&prefix) || wiring.to.starts_with(&prefix))
-            .cloned()
-            .collect()
+    /// How many wirings there are.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.by_from.values().map(BTreeSet::len).sum()
     }
+}
+
+/// Removes `value` from the set under `key`, dropping the set when it empties.
+fn remove_pair(map: &mut BTreeMap<String, BTreeSet<String>>, key: &str, value: &str) -> bool {
+    let Some(set) = map.get_mut(key) else {
+        return false;
+    };
+    let removed = set.remove(value);
+    if set.is_empty() {
+        map.remove(key);
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -69,15 +117,20 @@ mod tests {
         assert!(table.insert("p/a/out", "q/b/in"));
         assert!(!table.insert("p/a/out", "q/b/in"));
         assert!(table.insert("p/c/out", "q/b/in"));
+        assert_eq!(table.len(), 2);
         assert_eq!(table.query(None, None).len(), 2);
         assert_eq!(table.query(Some(&Pattern::new("p/a/*")), None).len(), 1);
         assert_eq!(table.query(None, Some(&Pattern::new("q/b/in"))).len(), 2);
         assert_eq!(table.query(None, Some(&Pattern::new("x*"))).len(), 0);
-        assert_eq!(table.touching_system("p/a").len(), 1);
-        assert_eq!(table.touching_system("q/b").len(), 2);
-        assert_eq!(table.touching_system("p/x").len(), 0);
-        let wiring = table.touching_system("p/a").remove(0);
-        assert!(table.remove(&wiring));
+        assert_eq!(table.consumers("p/a/out").collect::<Vec<_>>(), ["q/b/in"]);
+        assert_eq!(
+            table.producers("q/b/in").collect::<Vec<_>>(),
+            ["p/a/out", "p/c/out"]
+        );
+        assert!(table.remove("p/a/out", "q/b/in"));
+        assert!(!table.remove("p/a/out", "q/b/in"));
         assert_eq!(table.query(None, None).len(), 1);
+        assert_eq!(table.consumers("p/a/out").count(), 0);
+        assert_eq!(table.producers("q/b/in").collect::<Vec<_>>(), ["p/c/out"]);
     }
 }

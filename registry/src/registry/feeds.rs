@@ -106,6 +106,9 @@ impl Registry {
             }
         }
 
+        for feeds in lost.values_mut().chain(found.values_mut()) {
+            feeds.sort();
+        }
         let mut deliveries = self.announce("lost-subscriptions", lost);
         deliveries.extend(self.announce("subscriptions", found));
         deliveries

@@ -1,0 +1,1 @@
+//! Notifications, requests, responses and timeouts.

@@ -67,7 +67,7 @@ pub struct Plan {
 
 #[derive(Debug)]
 enum Mutation {
-    Put(Record),
+    Put(Box<Record>),
     Remove(Article, String),
 }
 
@@ -271,7 +271,7 @@ impl Registry {
                 key: record.key().to_string(),
                 body,
             })],
-            mutation: Mutation::Put(record),
+            mutation: Mutation::Put(Box::new(record)),
         })
     }
 
@@ -365,7 +365,7 @@ impl Registry {
     pub fn apply(&mut self, plan: Plan) -> Vec<Delivery> {
         match plan.mutation {
             Mutation::Put(record) => {
-                let system_id = match &record {
+                let system_id = match record.as_ref() {
                     Record::System(system) => Some(system.id.clone()),
                     _ => None,
                 };
@@ -373,7 +373,7 @@ impl Registry {
                     .as_deref()
                     .map(|id| self.service_ids(id))
                     .unwrap_or_default();
-                self.insert_unchecked(record);
+                self.insert_unchecked(*record);
                 match system_id {
                     Some(id) => self.services_changed(&before, &id),
                     None => Vec::new(),

@@ -78,6 +78,51 @@ impl EngineConfig {
 /// - Node interface names follow the identifier rules; `query:neighbours` takes the filters of
 ///   `query:nodes`; `query:service-wiring` reports errors against the system entity (`1040A`).
 /// - Query results are ordered by key.
+///
+/// # Choices for the runtime ops (spec §6)
+/// - `state:system`: starting a running system is `2050A` even for its own owner; stopping a
+///   stopped one is `2050A` whoever asks; only stopping another client's running system is
+///   `3050A`. Stopping removes the wirings into the system's input feeds and their remembered
+///   patterns, and drops the requests its services are waiting on. Wirings from its output
+///   feeds stay: their consumers chose them, and a stopped producer publishes nothing until it
+///   runs again (under whichever client starts it). Nobody is told about a stop.
+/// - Ownership checks run in this order: system registered, system running, sender owns it,
+///   service exists with the right mode. So a non-owner learns only that the system runs.
+/// - `msg` is required in `publish`, `notify`, `request` and `response` and may be any JSON
+///   value, `null` included; it is passed on unchanged. `encoding` is any string, `ascii`
+///   when absent or `null`.
+/// - Subscription patterns: three segments, each an identifier that may contain `*`; a `*`
+///   matches any run of characters inside its segment, never a `/`. `output-feeds` must be a
+///   non-empty array. Patterns match registered `output-feed` services of any system, running
+///   or not. The `subscriptions` reply lists, in id order, every feed these patterns now wire
+///   (including feeds an earlier subscribe had already wired).
+/// - Remembered patterns apply to feeds that appear later: registering a system (or
+///   re-registering a stopped one so that it gains output feeds) wires each new output feed to
+///   every input feed with a matching pattern and sends that input feed's owner one
+///   unsolicited `subscriptions` per input feed (no `correl`). Re-registering a stopped system
+///   so that it loses output feeds sends `lost-subscriptions`, as deregistering does.
+/// - `unsubscribe` with `output-feeds` removes the input feed's wirings whose output feed
+///   matches any given pattern, and the remembered patterns textually equal to a given one; a
+///   broader remembered pattern stays and still applies to feeds registered later. Without
+///   `output-feeds` (or with `null`) everything of that input feed goes. An empty array is
+///   `1080A`. Unsubscribing what is not subscribed succeeds.
+/// - `notify` `listener` and `request` `request-response` take a non-empty array of service
+///   ids or a single id as a string; repeated ids count once, in first-seen order. All
+///   recipients are checked before anything is sent.
+/// - `request`: `timeout-ms` is a non-negative integer; `0` is due at once. Without it a
+///   request stays pending until answered or until the requester's system stops (a target
+///   stopping does not cancel it). A client may have at most
+///   [`EngineConfig::max_pending_requests_per_client`] requests pending (one per target);
+///   beyond that `request` is `50A0A` and nothing is sent. Re-using a correl for the same
+///   requester and target replaces the pending entry.
+/// - `response` must carry the request's `correl` (`10B0A` without one, since the envelope
+///   would otherwise invent one). A response to a request that is not pending (unknown, already
+///   answered, timed out, or its requester stopped) is `20B0A` "no pending request" and is
+///   delivered to nobody. Correls `1` and `"1"` are different requests.
+/// - Timeouts are produced by [`Engine::expire`]: one unsolicited `40A0A` status per target
+///   that did not answer, for the owner of the requester's system at the time of the request.
+/// - `disconnect` and [`Engine::client_gone`] stop the client's systems exactly like
+///   `state:system` stopping each; `disconnect` replies with the status only.
 pub struct Engine {
     config: EngineConfig,
     registry: RwLock<Registry>,

@@ -146,7 +146,7 @@ pub struct Status {
 }
 
 impl Status {
-    /// A status with `msg` truncated to [`MAX_MSG_CHARS`] characters.
+    /// A status with `msg` truncated to `MAX_MSG_CHARS` (256) characters.
     pub fn new(kind: Kind, operation: Operation, entity: Entity, msg: impl Into<String>) -> Status {
         Status {
             kind,

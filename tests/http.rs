@@ -270,9 +270,8 @@ async fn a_query_string_does_not_change_the_route() {
 }
 
 /// The client identity is only observable through `disconnect` (spec §6.6), which checks that
-/// `client-id` is the sender's own id. Runtime ops are not implemented yet.
+/// `client-id` is the sender's own id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the disconnect op (spec section 6.6)"]
 async fn x_client_id_defaults_to_http() {
     let node = TestNode::start().await;
     let mut anonymous = HttpOps::new(node.http());

@@ -41,6 +41,10 @@ impl HttpClient {
         }
     }
 
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     pub fn with_client_id(mut self, id: &str) -> Self {
         self.client_id = Some(id.to_owned());
         self

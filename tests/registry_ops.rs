@@ -1226,3 +1226,136 @@ async fn concurrent_clients_each_get_their_own_replies_in_order() {
             .is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcards_are_literal_except_the_star() {
+    let node = TestNode::start().await;
+    let mut c = node.mqtt5("literal").await;
+    for id in [
+        "a.b", "axb", "a+b", "aab", "(x)", "[y]", "a?c", "abc", "Zürich", "zürich", "^$",
+    ] {
+        ok(
+            &mut c,
+            json!({"op": "register:platform", "id": id, "type": "app"}),
+        )
+        .await;
+    }
+    let cases: [(&str, &[&str]); 12] = [
+        ("a.b", &["a.b"]),
+        ("a+b", &["a+b"]),
+        ("(x)", &["(x)"]),
+        ("[y]", &["[y]"]),
+        ("a?c", &["a?c"]),
+        ("^$", &["^$"]),
+        ("a*b", &["a+b", "a.b", "aab", "axb"]),
+        ("a**b", &["a+b", "a.b", "aab", "axb"]),
+        ("abc*", &["abc"]),
+        ("*abc", &["abc"]),
+        ("Zü*", &["Zürich"]),
+        ("ZÜRICH", &[]),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(
+            query_keys(&mut c, "platforms", json!({"id": filter})).await,
+            expected,
+            "filter {filter:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upserts_keep_the_records_that_name_them() {
+    let node = TestNode::start().await;
+    let mut c = node.mqtt("upsert2").await;
+    ok(
+        &mut c,
+        json!({"op": "register:platform-type", "type": "vehicle"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:platform", "id": "truck", "type": "vehicle"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:system", "id": "truck/s", "type": "simple_system"}),
+    )
+    .await;
+    ok(&mut c, json!({"op": "register:user-type", "type": "ut"})).await;
+    ok(
+        &mut c,
+        json!({"op": "register:user", "id": "u", "type": "ut"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:system", "id": "truck/t", "type": "simple_system", "user": "u"}),
+    )
+    .await;
+
+    // Replacing records that others name leaves those others alone.
+    ok(
+        &mut c,
+        json!({"op": "register:platform-type", "type": "vehicle", "desc": "now with desc"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:platform", "id": "truck", "type": "sensor", "desc": "d"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:user", "id": "u", "type": "ut", "affil": "x"}),
+    )
+    .await;
+    assert_eq!(
+        query(&mut c, "platforms", json!({})).await,
+        vec![json!({"id": "truck", "type": "sensor", "desc": "d"})]
+    );
+    assert_eq!(
+        query_keys(&mut c, "systems", json!({"platform": "truck"})).await,
+        ["truck/s", "truck/t"]
+    );
+    assert_eq!(
+        query_keys(&mut c, "systems", json!({"user": "u"})).await,
+        ["truck/t"]
+    );
+    assert_eq!(
+        query(&mut c, "platform-types", json!({"type": "vehicle"})).await,
+        vec![json!({"type": "vehicle", "desc": "now with desc"})]
+    );
+
+    // A stopped system re-registered with another type gets that type's services.
+    ok(
+        &mut c,
+        json!({"op": "register:service-type", "type": "temp", "mode": "output-feed"}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:system-type", "type": "probe", "services": [{"type": "temp"}]}),
+    )
+    .await;
+    ok(
+        &mut c,
+        json!({"op": "register:system", "id": "truck/s", "type": "probe"}),
+    )
+    .await;
+    let records = query(&mut c, "systems", json!({"id": "truck/s"})).await;
+    assert_eq!(
+        records,
+        vec![
+            json!({"id": "truck/s", "platform": "truck", "type": "probe", "state": "stopped",
+                    "services": [{"id": "truck/s/temp", "type": "temp", "mode": "output-feed"}]})
+        ]
+    );
+    // simple_system is no longer used by truck/s, but still by truck/t.
+    check(
+        &mut c,
+        json!({"op": "deregister:system-type", "type": "probe"}),
+        "2030B",
+    )
+    .await;
+}

@@ -8,7 +8,11 @@ use std::net::TcpListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::check::{ok, query_keys, HttpOps};
+use common::http::HttpClient;
+use common::process::{spawn_node, spawn_node_with};
 use common::within;
+use serde_json::json;
 use tokio::process::Command;
 
 /// Runs the binary to completion (bounded) and returns its output and how long it took.
@@ -116,4 +120,36 @@ async fn http_address_in_use_exits_with_2() {
         stderr(&output)
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_id_defaults_to_the_host_name() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("host name")
+        .trim()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let process = spawn_node_with(dir.path(), &[]).await;
+    let mut h = HttpOps::new(HttpClient::new(process.http));
+    let replies = ok(&mut h, json!({"op": "query:local-node"})).await;
+    assert_eq!(replies[0]["id"], host);
+    process.kill9().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_keeps_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = spawn_node(dir.path(), "cli").await;
+    let mut h = HttpOps::new(HttpClient::new(process.http));
+    ok(
+        &mut h,
+        json!({"op": "register:platform", "id": "p", "type": "app"}),
+    )
+    .await;
+    assert_eq!(process.terminate().await, Some(0));
+
+    let process = spawn_node(dir.path(), "cli").await;
+    let mut h = HttpOps::new(HttpClient::new(process.http));
+    assert_eq!(query_keys(&mut h, "platforms", json!({})).await, ["p"]);
+    process.kill9().await;
 }

@@ -17,15 +17,14 @@ pub struct NodeProcess {
 
 /// Starts the binary on ephemeral loopback ports and waits for its "listening" log line.
 pub async fn spawn_node(data_dir: &Path, node_id: &str) -> NodeProcess {
+    spawn_node_with(data_dir, &["--node-id", node_id]).await
+}
+
+/// Like `spawn_node`, with `args` instead of `--node-id <id>`.
+pub async fn spawn_node_with(data_dir: &Path, args: &[&str]) -> NodeProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nodebus"))
-        .args([
-            "--node-id",
-            node_id,
-            "--mqtt",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-        ])
+        .args(args)
+        .args(["--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--log", "info"])
@@ -69,6 +68,22 @@ fn field(line: &str, name: &str) -> SocketAddr {
 }
 
 impl NodeProcess {
+    /// Sends SIGTERM and returns the exit code.
+    pub async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().expect("running child").to_string();
+        let status = within(
+            "kill -TERM",
+            Command::new("kill").args(["-TERM", &pid]).status(),
+        )
+        .await
+        .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid}");
+        within("child exit after SIGTERM", self.child.wait())
+            .await
+            .expect("wait")
+            .code()
+    }
+
     /// SIGKILL, no chance to flush anything.
     pub async fn kill9(mut self) {
         self.child.start_kill().expect("kill");

@@ -17,7 +17,11 @@ async fn main() -> Result<(), Error> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
 
-    let platforms = post_op(&addr, &json!({"op": "query:platforms", "correl": "platforms"})).await?;
+    let platforms = post_op(
+        &addr,
+        &json!({"op": "query:platforms", "correl": "platforms"}),
+    )
+    .await?;
     println!("platforms:");
     for platform in records(&platforms, "platforms")? {
         println!(
@@ -49,7 +53,8 @@ async fn main() -> Result<(), Error> {
 /// Sends one op with `POST /ops` and returns the replies (the status last).
 async fn post_op(addr: &str, op: &Value) -> Result<Vec<Value>, Error> {
     let stream = TcpStream::connect(addr).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(connection);
     let request = hyper::Request::post("/ops")
         .header("host", addr)
@@ -75,5 +80,8 @@ fn records(replies: &[Value], plural: &str) -> Result<Vec<Value>, Error> {
 }
 
 fn text(value: &Value) -> String {
-    value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())
+    value
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value.to_string())
 }

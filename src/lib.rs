@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use nodebus_adapters::{HttpConfig, HttpServer, MqttAdapter, Shutdown};
+use nodebus_adapters::{
+    spawn_request_timer, Courier, HttpConfig, HttpServer, MqttAdapter, Shutdown,
+};
 use nodebus_broker::{Broker, BrokerConfig};
 use nodebus_registry::{Engine, EngineConfig, SqliteStore};
 
@@ -62,6 +64,7 @@ pub struct Running {
     shutdown: Shutdown,
     broker: Broker,
     http_task: tokio::task::JoinHandle<()>,
+    timer_task: tokio::task::JoinHandle<()>,
     mqtt_adapter: MqttAdapter,
 }
 
@@ -80,6 +83,7 @@ impl Running {
         self.shutdown.trigger();
         self.broker.shutdown();
         let _ = self.http_task.await;
+        let _ = self.timer_task.await;
         let adapter = self.mqtt_adapter;
         drop(self.broker);
         let _ = tokio::task::spawn_blocking(move || adapter.join()).await;
@@ -95,24 +99,34 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     broker_config.max_packet_bytes = config.max_packet_bytes;
     let (broker, inbox) = Broker::start(broker_config).await?;
 
+    let shutdown = Shutdown::new();
+    let courier = Courier::new(broker.publisher());
+    let (timer, timer_task) =
+        spawn_request_timer(engine.clone(), courier.clone(), shutdown.clone());
+
     let http_config = HttpConfig {
         max_body_bytes: config.max_request_bytes,
     };
-    let http = HttpServer::bind(config.http_listen, engine.clone(), http_config)
-        .await
-        .map_err(|source| StartError::Http {
-            addr: config.http_listen,
-            source,
-        })?;
+    let http = HttpServer::bind(
+        config.http_listen,
+        engine.clone(),
+        courier.clone(),
+        timer.clone(),
+        http_config,
+    )
+    .await
+    .map_err(|source| StartError::Http {
+        addr: config.http_listen,
+        source,
+    })?;
     let http_addr = http.local_addr().map_err(|source| StartError::Http {
         addr: config.http_listen,
         source,
     })?;
 
-    let shutdown = Shutdown::new();
     let http_task = tokio::spawn(http.run(shutdown.clone()));
-    let mqtt_adapter = MqttAdapter::spawn(engine, inbox, broker.publisher())
-        .map_err(StartError::Worker)?;
+    let mqtt_adapter =
+        MqttAdapter::spawn(engine, inbox, courier, timer).map_err(StartError::Worker)?;
 
     Ok(Running {
         mqtt_addr: broker.local_addr(),
@@ -120,6 +134,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         broker,
         http_task,
+        timer_task,
         mqtt_adapter,
     })
 }
@@ -136,12 +151,10 @@ async fn open_engine(config: &Config) -> Result<Arc<Engine>, StartError> {
     })
     .await
     .map_err(|error| StartError::Worker(std::io::Error::other(error)))?;
-    opened
-        .map(Arc::new)
-        .map_err(|source| StartError::Store {
-            dir: config.data_dir.display().to_string(),
-            source,
-        })
+    opened.map(Arc::new).map_err(|source| StartError::Store {
+        dir: config.data_dir.display().to_string(),
+        source,
+    })
 }
 
 /// The node id is a topic level (`$fabric/<node-id>/…`), so it follows the identifier rules and

@@ -17,8 +17,10 @@ use hyper_util::rt::TokioIo;
 use nodebus_registry::{Engine, Kind, Outcome};
 use tokio::net::TcpListener;
 
+use crate::courier::Courier;
 use crate::outcome_log::log_request;
 use crate::shutdown::Shutdown;
+use crate::timer::TimerHandle;
 
 /// The client identity of a request without an `X-Client-Id` header.
 pub const DEFAULT_CLIENT_ID: &str = "http";
@@ -41,8 +43,7 @@ impl Default for HttpConfig {
 /// A bound HTTP listener, ready to serve.
 pub struct HttpServer {
     listener: TcpListener,
-    engine: Arc<Engine>,
-    config: HttpConfig,
+    state: Arc<State>,
 }
 
 impl HttpServer {
@@ -50,13 +51,19 @@ impl HttpServer {
     pub async fn bind(
         addr: SocketAddr,
         engine: Arc<Engine>,
+        courier: Courier,
+        timer: TimerHandle,
         config: HttpConfig,
     ) -> std::io::Result<HttpServer> {
         let listener = TcpListener::bind(addr).await?;
         Ok(HttpServer {
             listener,
-            engine,
-            config,
+            state: Arc::new(State {
+                engine,
+                courier,
+                timer,
+                config,
+            }),
         })
     }
 
@@ -67,10 +74,7 @@ impl HttpServer {
     /// Accepts connections until `shutdown` fires; connections already open finish their
     /// current request and are then closed.
     pub async fn run(self, shutdown: Shutdown) {
-        let state = Arc::new(State {
-            engine: self.engine,
-            config: self.config,
-        });
+        let state = self.state;
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
@@ -115,6 +119,8 @@ impl HttpServer {
 
 struct State {
     engine: Arc<Engine>,
+    courier: Courier,
+    timer: TimerHandle,
     config: HttpConfig,
 }
 
@@ -186,12 +192,8 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         }
     };
     log_request("http", &client_id, &outcome);
-    if !outcome.deliveries.is_empty() {
-        tracing::debug!(
-            count = outcome.deliveries.len(),
-            "deliveries of an HTTP request are sent by the MQTT transport"
-        );
-    }
+    state.courier.deliver_from_http(&outcome.deliveries);
+    state.timer.poke();
     let status = http_status(outcome.status.kind);
     json_response(status, &replies_body(&outcome))
 }

@@ -1,15 +1,17 @@
 //! The MQTT transport: ops published by a client to its own in-topic go to the engine in arrival
-//! order; replies go back to its out-topic and deliveries to their recipients' out-topics.
+//! order; replies go back to its out-topic and deliveries to their recipients' out-topics. When a
+//! client's connection ends, its last will is run and the systems it owned are stopped.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use bytes::Bytes;
-use nodebus_broker::{Inbound, Inbox, Publisher};
-use nodebus_registry::{Engine, Outcome};
+use nodebus_broker::{Inbound, Inbox};
+use nodebus_registry::Engine;
 
+use crate::courier::Courier;
 use crate::outcome_log::log_request;
+use crate::timer::TimerHandle;
 
 /// Feeds the broker's inbox to the engine on a thread of its own: the engine may wait for a
 /// durable commit, and one consumer keeps each client's replies in the order of its requests.
@@ -18,10 +20,15 @@ pub struct MqttAdapter {
 }
 
 impl MqttAdapter {
-    pub fn spawn(engine: Arc<Engine>, inbox: Inbox, publisher: Publisher) -> std::io::Result<Self> {
+    pub fn spawn(
+        engine: Arc<Engine>,
+        inbox: Inbox,
+        courier: Courier,
+        timer: TimerHandle,
+    ) -> std::io::Result<Self> {
         let thread = std::thread::Builder::new()
             .name("nodebus-mqtt-ops".into())
-            .spawn(move || consume(engine, inbox, publisher))?;
+            .spawn(move || consume(&engine, inbox, &courier, &timer))?;
         Ok(MqttAdapter { thread })
     }
 
@@ -31,7 +38,7 @@ impl MqttAdapter {
     }
 }
 
-fn consume(engine: Arc<Engine>, mut inbox: Inbox, publisher: Publisher) {
+fn consume(engine: &Engine, mut inbox: Inbox, courier: &Courier, timer: &TimerHandle) {
     while let Some(inbound) = inbox.blocking_recv() {
         match inbound {
             Inbound::Message {
@@ -39,7 +46,9 @@ fn consume(engine: Arc<Engine>, mut inbox: Inbox, publisher: Publisher) {
             } => {
                 let outcome = engine.handle(&client_id, &payload, Instant::now());
                 log_request("mqtt", &client_id, &outcome);
-                send(&publisher, &client_id, outcome);
+                courier.reply(&client_id, &outcome.replies);
+                courier.deliver(&outcome.deliveries);
+                timer.poke();
             }
             Inbound::Opened { client_id, session } => {
                 tracing::debug!(client = %client_id, session, "mqtt client connected");
@@ -52,36 +61,21 @@ fn consume(engine: Arc<Engine>, mut inbox: Inbox, publisher: Publisher) {
                 will,
             } => {
                 tracing::debug!(client = %client_id, session, clean, current, will = will.is_some(), "mqtt client disconnected");
-                // A will on the client's own in-topic is its last op. A will left behind by a
-                // connection that another one has taken over must not act for the new one.
-                if let (Some(will), true) = (will, current) {
+                // A connection that another one with the same client id has taken over must not
+                // act for the new one: neither its will nor its end stops anything.
+                if !current {
+                    continue;
+                }
+                if let Some(will) = will {
                     let outcome = engine.handle(&client_id, &will, Instant::now());
                     log_request("mqtt-will", &client_id, &outcome);
-                    send(&publisher, &client_id, outcome);
+                    courier.reply(&client_id, &outcome.replies);
+                    courier.deliver(&outcome.deliveries);
                 }
+                let outcome = engine.client_gone(&client_id, Instant::now());
+                courier.deliver(&outcome.deliveries);
+                timer.poke();
             }
         }
-    }
-}
-
-fn send(publisher: &Publisher, client_id: &str, outcome: Outcome) {
-    for reply in &outcome.replies {
-        publish(publisher, client_id, reply);
-    }
-    for delivery in &outcome.deliveries {
-        publish(publisher, &delivery.client_id, &delivery.message);
-    }
-}
-
-fn publish(publisher: &Publisher, client_id: &str, message: &serde_json::Value) {
-    let payload = match serde_json::to_vec(message) {
-        Ok(payload) => Bytes::from(payload),
-        Err(error) => {
-            tracing::error!(%error, "a reply could not be encoded");
-            return;
-        }
-    };
-    if let Err(error) = publisher.send_to_client(client_id, payload) {
-        tracing::warn!(client = client_id, %error, "a reply could not be queued");
     }
 }

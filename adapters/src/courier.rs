@@ -1,0 +1,87 @@
+//! Sends an outcome's messages: replies to the requester's out-topic and deliveries to their
+//! recipients' out-topics, through the broker. Shared by every transport and the request timer.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nodebus_broker::Publisher;
+use nodebus_registry::Delivery;
+use serde_json::Value;
+
+/// Cheap to clone; counts what it sends so the logs can report it.
+#[derive(Clone)]
+pub struct Courier {
+    publisher: Publisher,
+    counters: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    deliveries: AtomicU64,
+    deliveries_from_http: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Courier {
+    pub fn new(publisher: Publisher) -> Self {
+        Courier {
+            publisher,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Publishes `replies` to `client_id`'s out-topic, in order.
+    pub fn reply(&self, client_id: &str, replies: &[Value]) {
+        for reply in replies {
+            self.publish(client_id, reply);
+        }
+    }
+
+    /// Publishes each delivery to its recipient's out-topic, in order.
+    pub fn deliver(&self, deliveries: &[Delivery]) {
+        for delivery in deliveries {
+            self.counters.deliveries.fetch_add(1, Ordering::Relaxed);
+            self.publish(&delivery.client_id, &delivery.message);
+        }
+    }
+
+    /// Deliveries caused by an HTTP request. HTTP has no push channel: they go to the
+    /// recipients' MQTT out-topics like any other, and are counted apart for the logs.
+    pub fn deliver_from_http(&self, deliveries: &[Delivery]) {
+        if deliveries.is_empty() {
+            return;
+        }
+        let total = self
+            .counters
+            .deliveries_from_http
+            .fetch_add(deliveries.len() as u64, Ordering::Relaxed)
+            + deliveries.len() as u64;
+        tracing::debug!(
+            count = deliveries.len(),
+            total,
+            "deliveries caused by an HTTP request sent to MQTT out-topics"
+        );
+        self.deliver(deliveries);
+    }
+
+    /// Messages that could not be queued for the broker since start.
+    pub fn failed(&self) -> u64 {
+        self.counters.failed.load(Ordering::Relaxed)
+    }
+
+    fn publish(&self, client_id: &str, message: &Value) {
+        let payload = match serde_json::to_vec(message) {
+            Ok(payload) => Bytes::from(payload),
+            Err(error) => {
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "a message could not be encoded");
+                return;
+            }
+        };
+        if let Err(error) = self.publisher.send_to_client(client_id, payload) {
+            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(client = client_id, %error, "a message could not be queued");
+        }
+    }
+}

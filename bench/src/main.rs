@@ -1,0 +1,3 @@
+//! `nodebus-bench`: the load generator (being written).
+
+fn main() {}

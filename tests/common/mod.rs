@@ -2,6 +2,7 @@
 //! 5) that send ops and collect their replies, and a small HTTP client. Every wait is bounded.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bus;
 pub mod check;
 pub mod http;
 pub mod mqtt;

@@ -44,6 +44,8 @@ pub struct OpClient {
     /// Messages read while waiting for something else, oldest first.
     pending: Vec<Received>,
     correl_seq: u64,
+    /// The task polling the rumqttc event loop; aborting it drops the socket.
+    event_loop: tokio::task::JoinHandle<()>,
 }
 
 pub fn in_topic(node: &str, client_id: &str) -> String {
@@ -74,7 +76,7 @@ impl OpClient {
     ) -> OpClient {
         let (tx, rx) = mpsc::unbounded_channel();
         let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<()>();
-        let client = match version {
+        let (client, event_loop) = match version {
             Version::V4 => {
                 let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
                 options.set_keep_alive(Duration::from_secs(30));
@@ -91,7 +93,7 @@ impl OpClient {
                 let mut network = events.network_options();
                 network.set_tcp_nodelay(true);
                 events.set_network_options(network);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     loop {
                         match events.poll().await {
                             Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
@@ -109,7 +111,7 @@ impl OpClient {
                         }
                     }
                 });
-                Client::V4(client)
+                (Client::V4(client), task)
             }
             Version::V5 => {
                 let mut options = rumqttc::v5::MqttOptions::new(client_id, "127.0.0.1", port);
@@ -128,7 +130,7 @@ impl OpClient {
                 network.set_tcp_nodelay(true);
                 options.set_network_options(network);
                 let (client, mut events) = rumqttc::v5::AsyncClient::new(options, 1000);
-                tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     use rumqttc::v5::mqttbytes::v5::Packet;
                     loop {
                         match events.poll().await {
@@ -147,7 +149,7 @@ impl OpClient {
                         }
                     }
                 });
-                Client::V5(client)
+                (Client::V5(client), task)
             }
         };
         within("mqtt connack", ack_rx.recv())
@@ -162,6 +164,7 @@ impl OpClient {
             acks: ack_rx,
             pending: Vec::new(),
             correl_seq: 0,
+            event_loop,
         }
     }
 
@@ -317,6 +320,23 @@ impl OpClient {
             async { while self.messages.recv().await.is_some() {} },
         )
         .await;
+    }
+
+    /// Ends the connection without a DISCONNECT packet, as a crashed client or a lost network
+    /// would: the event-loop task is aborted and dropping it closes the socket. Waits until the
+    /// task has ended, so the socket is closed when this returns.
+    pub async fn kill(&mut self) {
+        self.event_loop.abort();
+        let _ = within(
+            &format!("the event loop of {} to end", self.client_id),
+            &mut self.event_loop,
+        )
+        .await;
+    }
+
+    /// The payload of the next message as JSON.
+    pub async fn next_json(&mut self) -> Value {
+        self.next_message().await.json()
     }
 
     pub async fn disconnect(&self) {

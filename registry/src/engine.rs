@@ -2,7 +2,7 @@
 //! It does no IO of its own beyond the store commit; replies and deliveries are returned as data.
 //! It reads no clock either: time comes in as a parameter.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value};
@@ -13,7 +13,9 @@ use crate::article::Article;
 use crate::builtins;
 use crate::decode;
 use crate::envelope;
+use crate::export;
 use crate::handlers::{feeds, messages, state};
+use crate::ident;
 use crate::op::{self, Op};
 use crate::pending::PendingTable;
 use crate::query::Filter;
@@ -34,12 +36,23 @@ pub struct EngineConfig {
     pub max_depth: usize,
     /// Requests one client may have awaiting a response; beyond it `request` is `50A0A`.
     pub max_pending_requests_per_client: usize,
+    /// Longest plain identifier (id, type name, service name, each segment of a system or
+    /// service id), in characters; longer ones are refused with class `1`.
+    pub max_identifier_chars: usize,
+    /// Wirings plus remembered patterns the running systems of one client may hold; a
+    /// `subscribe` that would go beyond it is `5070A` and changes nothing.
+    pub max_subscriptions_per_client: usize,
+    /// The timeout of a `request` without `timeout-ms`. `None`: such a request is pending
+    /// until answered or until its requester stops.
+    pub default_request_timeout: Option<Duration>,
 }
 
 impl EngineConfig {
     pub const DEFAULT_MAX_REQUEST_BYTES: usize = 1 << 20;
     pub const DEFAULT_MAX_DEPTH: usize = 128;
     pub const DEFAULT_MAX_PENDING_REQUESTS_PER_CLIENT: usize = 1024;
+    pub const DEFAULT_MAX_IDENTIFIER_CHARS: usize = 256;
+    pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT: usize = 10_000;
 
     pub fn new(node_id: impl Into<String>) -> Self {
         EngineConfig {
@@ -47,6 +60,9 @@ impl EngineConfig {
             max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
             max_depth: Self::DEFAULT_MAX_DEPTH,
             max_pending_requests_per_client: Self::DEFAULT_MAX_PENDING_REQUESTS_PER_CLIENT,
+            max_identifier_chars: Self::DEFAULT_MAX_IDENTIFIER_CHARS,
+            max_subscriptions_per_client: Self::DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT,
+            default_request_timeout: None,
         }
     }
 }
@@ -152,7 +168,10 @@ impl Engine {
                 .ok_or_else(|| bad("unknown article".to_string()))?;
             let body: Value = serde_json::from_str(&stored.body)
                 .map_err(|error| bad(format!("body is not JSON: {error}")))?;
-            let record = decode::stored_body(article, &body).map_err(bad)?;
+            // Stored records passed the identifier rules when they were written, maybe under
+            // a larger limit than today's: loading never refuses them for their length.
+            let record = ident::with_max_chars(usize::MAX, || decode::stored_body(article, &body))
+                .map_err(bad)?;
             if record.key() != stored.key {
                 return Err(bad(format!("body has key {}", record.key())));
             }
@@ -193,7 +212,10 @@ impl Engine {
             Ok(request) => request,
             Err(rejection) => return Outcome::status_only(&rejection.correl, rejection.status),
         };
-        let mut outcome = match op::decode(&request.op, &request.fields) {
+        let decoded = ident::with_max_chars(self.config.max_identifier_chars, || {
+            op::decode(&request.op, &request.fields)
+        });
+        let mut outcome = match decoded {
             Ok(op) => self.dispatch(client_id, op, &request.correl, now),
             Err(status) => Outcome::status_only(&request.correl, status),
         };
@@ -226,6 +248,13 @@ impl Engine {
             Vec::new(),
             Status::ok(Operation::StateChange, Entity::System),
         )
+    }
+
+    /// The whole registry, built-ins and runtime state left out, as `register:*` ops in
+    /// dependency order (no `correl`). Replaying them through [`Engine::handle`] on a fresh
+    /// node gives the same query results. Only acknowledged records are exported.
+    pub fn export(&self) -> Vec<Value> {
+        export::ops(&self.registry.read())
     }
 
     /// The `50102` answer for a body refused without being read, with a fresh correl.
@@ -293,7 +322,14 @@ impl Engine {
             } => {
                 let _writer = self.store.lock();
                 let mut registry = self.registry.write();
-                feeds::subscribe(&mut registry, client_id, correl, &input_feed, &patterns)
+                feeds::subscribe(
+                    &mut registry,
+                    client_id,
+                    correl,
+                    &input_feed,
+                    &patterns,
+                    self.config.max_subscriptions_per_client,
+                )
             }
             Op::Unsubscribe {
                 input_feed,
@@ -332,7 +368,7 @@ impl Engine {
                     solicit_response: &solicit_response,
                     targets: &targets,
                     payload: &payload,
-                    timeout,
+                    timeout: timeout.or(self.config.default_request_timeout),
                     max_pending: self.config.max_pending_requests_per_client,
                 };
                 messages::request(

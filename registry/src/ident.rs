@@ -1,16 +1,41 @@
 //! Identifier rules of spec §1: plain ids, system ids (`p/s`) and service ids (`p/s/f`).
 //! Pure checks returning a reason; callers turn the reason into a status naming the field.
+//!
+//! The length limit is configurable ([`crate::EngineConfig::max_identifier_chars`]). Rather
+//! than passing it through every decoder, the engine sets it for the calling thread around
+//! decoding with [`with_max_chars`]; outside that scope the spec's 256 applies.
 
-/// Longest plain identifier, in characters (not bytes).
+use std::cell::Cell;
+
+/// Longest plain identifier, in characters (not bytes), unless configured otherwise.
 pub const MAX_IDENT_CHARS: usize = 256;
+
+thread_local! {
+    static MAX_CHARS: Cell<usize> = const { Cell::new(MAX_IDENT_CHARS) };
+}
+
+/// Runs `f` with identifiers limited to `max_chars` characters on this thread.
+pub fn with_max_chars<T>(max_chars: usize, f: impl FnOnce() -> T) -> T {
+    let previous = MAX_CHARS.with(|cell| cell.replace(max_chars));
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MAX_CHARS.with(|cell| cell.set(self.0));
+        }
+    }
+    let _restore = Restore(previous);
+    f()
+}
 
 /// Checks one plain id, type name or service name.
 pub fn check_plain(text: &str) -> Result<(), String> {
     if text.is_empty() {
         return Err("must not be empty".to_string());
     }
-    if text.chars().count() > MAX_IDENT_CHARS {
-        return Err(format!("is longer than {MAX_IDENT_CHARS} characters"));
+    let max_chars = MAX_CHARS.with(Cell::get);
+    // Counting stops one past the limit, so a huge id costs no more than a long one.
+    if text.chars().take(max_chars.saturating_add(1)).count() > max_chars {
+        return Err(format!("is longer than {max_chars} characters"));
     }
     if text.contains('/') {
         return Err("must not contain '/'".to_string());
@@ -72,6 +97,14 @@ mod tests {
             "512 bytes, 256 chars"
         );
         assert!(check_plain(&"é".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn the_limit_can_be_set_per_thread_and_is_restored() {
+        assert!(with_max_chars(4, || check_plain("abcde")).is_err());
+        assert!(with_max_chars(4, || check_plain("abcd")).is_ok());
+        assert!(with_max_chars(300, || check_plain(&"x".repeat(300))).is_ok());
+        assert!(check_plain(&"x".repeat(257)).is_err(), "restored to 256");
     }
 
     #[test]

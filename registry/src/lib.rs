@@ -6,6 +6,7 @@ mod builtins;
 mod decode;
 mod engine;
 mod envelope;
+mod export;
 mod feed_pattern;
 mod fields;
 mod handlers;
@@ -27,4 +28,6 @@ mod tests;
 
 pub use engine::{Delivery, Engine, EngineConfig, Outcome};
 pub use status::{Entity, Kind, Operation, Status};
-pub use store::{Change, MemoryStore, SqliteStore, Store, StoreError, StoredRecord};
+pub use store::{
+    Change, Durability, MemoryStore, SqliteStore, Store, StoreError, StoreOptions, StoredRecord,
+};

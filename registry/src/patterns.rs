@@ -53,6 +53,20 @@ impl PatternTable {
             .map(|(input, _)| input.as_str())
     }
 
+    /// How many patterns `input_feed` has remembered.
+    pub fn count(&self, input_feed: &str) -> usize {
+        self.by_input.get(input_feed).map_or(0, Vec::len)
+    }
+
+    /// True when `input_feed` remembers a pattern with this text.
+    pub fn contains(&self, input_feed: &str, pattern: &FeedPattern) -> bool {
+        self.by_input.get(input_feed).is_some_and(|patterns| {
+            patterns
+                .iter()
+                .any(|known| known.as_str() == pattern.as_str())
+        })
+    }
+
     /// The remembered pattern texts of `input_feed`.
     #[cfg(test)]
     pub fn of(&self, input_feed: &str) -> Vec<&str> {

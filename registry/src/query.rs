@@ -146,8 +146,8 @@ impl Filter {
                 let type_ok = wanted
                     .service_type
                     .as_ref()
-                    .map_or(true, |pattern| pattern.matches(&spec.service_type));
-                let mode_ok = wanted.mode.as_ref().map_or(true, |pattern| {
+                    .is_none_or(|pattern| pattern.matches(&spec.service_type));
+                let mode_ok = wanted.mode.as_ref().is_none_or(|pattern| {
                     spec.mode.is_some_and(|mode| pattern.matches(mode.as_str()))
                 });
                 type_ok && mode_ok

@@ -119,7 +119,6 @@ impl Registry {
         &mut self.wiring
     }
 
-    #[cfg(test)]
     pub fn patterns(&self) -> &PatternTable {
         &self.patterns
     }
@@ -275,7 +274,8 @@ impl Registry {
         })
     }
 
-    fn instantiate_services(&self, system_type: &str) -> Vec<Service> {
+    /// The services a system of `system_type` gets when it is registered now.
+    pub fn instantiate_services(&self, system_type: &str) -> Vec<Service> {
         match self.get(Article::SystemType, system_type) {
             Some(Record::SystemType(system_type)) => system_type
                 .services

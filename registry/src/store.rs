@@ -1,12 +1,16 @@
 //! The durable store behind a small trait: load everything at open, commit batches of changes.
 //! Stores keep opaque canonical JSON bodies; they know nothing of record rules.
 
+mod lock;
 mod memory;
+mod migrate;
+mod options;
 mod sqlite;
 
 use std::path::PathBuf;
 
 pub use memory::MemoryStore;
+pub use options::{Durability, StoreOptions};
 pub use sqlite::SqliteStore;
 
 /// One stored record: its article name (`"platform"`), key and canonical JSON body.
@@ -65,6 +69,23 @@ pub enum StoreError {
         key: String,
         detail: String,
     },
+    #[error(
+        "data directory {path} is in use by another nodebus process (lock file {lock} is held)"
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
+    #[error("cannot lock data directory {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data directory {path} is read-only and holds no nodebus database")]
+    ReadOnlyEmpty { path: PathBuf },
+    /// A write found the disk or the database full (SQLITE_FULL).
+    #[error("store is full ({0})")]
+    Full(String),
+    /// A write found the database or its directory read-only, or was not permitted.
+    #[error("store is read-only ({0})")]
+    ReadOnly(String),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("store failure: {0}")]

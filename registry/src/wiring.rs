@@ -75,11 +75,11 @@ impl WiringTable {
                 std::ops::Bound::Unbounded,
             ))
             .take_while(|(output, _)| output.starts_with(prefix))
-            .filter(|(output, _)| from.map_or(true, |pattern| pattern.matches(output)))
+            .filter(|(output, _)| from.is_none_or(|pattern| pattern.matches(output)))
             .flat_map(|(output, inputs)| {
                 inputs
                     .iter()
-                    .filter(|input| to.map_or(true, |pattern| pattern.matches(input)))
+                    .filter(|input| to.is_none_or(|pattern| pattern.matches(input)))
                     .map(|input| Wiring {
                         from: output.clone(),
                         to: input.clone(),

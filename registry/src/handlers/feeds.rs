@@ -11,7 +11,7 @@ use crate::op::Payload;
 use crate::outcome::{Delivery, Outcome};
 use crate::records::Mode;
 use crate::registry::Registry;
-use crate::status::{Entity, Operation, Status};
+use crate::status::{Entity, Kind, Operation, Status};
 
 /// `publish`: a `feed-message` for the owner of every input feed wired to the output feed.
 pub fn publish(
@@ -58,13 +58,16 @@ pub fn publish(
 }
 
 /// `subscribe`: wires every registered output feed the patterns match, remembers the patterns
-/// for feeds that appear later, and answers with the feeds these patterns now wire.
+/// for feeds that appear later, and answers with the feeds these patterns now wire. Refused
+/// with `5070A`, changing nothing, when the client's systems would hold more than `limit`
+/// wirings plus remembered patterns.
 pub fn subscribe(
     registry: &mut Registry,
     client: &str,
     correl: &Value,
     input_feed: &str,
     patterns: &[FeedPattern],
+    limit: usize,
 ) -> Outcome {
     if let Err(status) = acting_for(
         registry,
@@ -78,6 +81,36 @@ pub fn subscribe(
     let mut wired: BTreeSet<String> = BTreeSet::new();
     for pattern in patterns {
         wired.extend(registry.output_feeds_matching(pattern));
+    }
+    let held = subscriptions_held(registry, client);
+    let wired_now: BTreeSet<&str> = registry.wiring().producers(input_feed).collect();
+    let new_wirings = wired
+        .iter()
+        .filter(|feed| !wired_now.contains(feed.as_str()))
+        .count();
+    let new_patterns = patterns
+        .iter()
+        .enumerate()
+        .filter(|(index, pattern)| {
+            !registry.patterns().contains(input_feed, pattern)
+                && !patterns[..*index]
+                    .iter()
+                    .any(|earlier| earlier.as_str() == pattern.as_str())
+        })
+        .count();
+    let total = held + new_wirings + new_patterns;
+    if total > limit {
+        return Outcome::status_only(
+            correl,
+            Status::new(
+                Kind::TooMany,
+                Operation::Subscribe,
+                Entity::System,
+                format!(
+                    "too many subscriptions: client {client} would hold {total} wirings and patterns, at most {limit} are allowed"
+                ),
+            ),
+        );
     }
     for output_feed in &wired {
         registry.wiring_mut().insert(output_feed, input_feed);
@@ -96,6 +129,24 @@ pub fn subscribe(
         Vec::new(),
         Status::ok(Operation::Subscribe, Entity::System),
     )
+}
+
+/// Wirings into, and patterns remembered by, the input feeds of the systems `client` runs.
+fn subscriptions_held(registry: &Registry, client: &str) -> usize {
+    registry
+        .systems()
+        .filter(|system| system.owner.as_deref() == Some(client))
+        .flat_map(|system| {
+            system
+                .services
+                .iter()
+                .filter(|service| service.mode == Mode::InputFeed)
+                .map(move |service| system.service_id(service))
+        })
+        .map(|input| {
+            registry.wiring().producers(&input).count() + registry.patterns().count(&input)
+        })
+        .sum()
 }
 
 /// `unsubscribe`: drops the input feed's wirings whose output feed matches a given pattern and
@@ -120,9 +171,7 @@ pub fn unsubscribe(
         .wiring()
         .producers(input_feed)
         .filter(|output_feed| {
-            patterns.map_or(true, |patterns| {
-                patterns.iter().any(|p| p.matches(output_feed))
-            })
+            patterns.is_none_or(|patterns| patterns.iter().any(|p| p.matches(output_feed)))
         })
         .map(str::to_string)
         .collect();

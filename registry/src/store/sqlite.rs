@@ -1,46 +1,92 @@
-//! The SQLite store: one file `nodebus.db` in the data directory, WAL mode, `synchronous=FULL`,
-//! one transaction per commit. It never resets or rewrites a database it cannot read.
+//! The SQLite store: one file `nodebus.db` in the data directory, WAL mode, `synchronous=FULL`
+//! (or `NORMAL` with [`Durability::Os`]), one transaction per commit, and an exclusive lock on
+//! `nodebus.lock` for as long as it is open. It never resets or rewrites a database it cannot
+//! read; a data directory it cannot write is opened read-only (queries work, writes fail).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use rusqlite::{params, Connection, DatabaseName, ErrorCode, OpenFlags, OptionalExtension};
 
-use super::{Change, Store, StoreError, StoredRecord};
-
-/// The schema version this code writes and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+use super::lock::{self, DirLock};
+use super::migrate::{self, SCHEMA_VERSION};
+use super::{Change, Durability, Store, StoreError, StoreOptions, StoredRecord};
 
 pub const FILE_NAME: &str = "nodebus.db";
 
 pub struct SqliteStore {
     path: PathBuf,
     connection: Connection,
+    read_only: bool,
+    durability: Durability,
+    // Declared last: the lock is released only after the connection is closed.
+    _lock: DirLock,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
+            .field("read_only", &self.read_only)
+            .field("durability", &self.durability)
             .finish()
     }
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `<data_dir>/nodebus.db`. Refuses a database of a newer schema
-    /// version or one that is corrupt, without modifying it.
+    /// [`SqliteStore::open_with`] the default options (fsync durability, read-write).
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        SqliteStore::open_with(data_dir, StoreOptions::default())
+    }
+
+    /// Opens (creating if needed) `<data_dir>/nodebus.db` and locks the data directory.
+    /// Refuses a directory another nodebus process holds (`Locked`), a database of a newer
+    /// schema version (`NewerSchema`) or one that is corrupt (`Corrupt`), without modifying it.
+    /// Older schema versions are upgraded. When the directory or the file cannot be written
+    /// (or `options.read_only`), the store opens read-only: every commit fails with
+    /// [`StoreError::ReadOnly`].
+    pub fn open_with(data_dir: &Path, options: StoreOptions) -> Result<SqliteStore, StoreError> {
         let path = data_dir.join(FILE_NAME);
-        let connection = Connection::open(&path).map_err(|source| StoreError::Open {
-            path: path.clone(),
-            source,
-        })?;
-        let store = SqliteStore { path, connection };
+        let mut read_only = options.read_only;
+        if !read_only {
+            if let Err(source) = std::fs::create_dir_all(data_dir) {
+                if !(lock::is_read_only(&source) && data_dir.is_dir()) {
+                    return Err(StoreError::CreateDir {
+                        path: data_dir.to_path_buf(),
+                        source,
+                    });
+                }
+                read_only = true;
+            }
+        }
+        let dir_lock = DirLock::take(data_dir, true)?;
+        let flags = if read_only {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::default()
+        };
+        let connection = match Connection::open_with_flags(&path, flags) {
+            Ok(connection) => connection,
+            Err(_) if read_only && !path.exists() => {
+                return Err(StoreError::ReadOnlyEmpty {
+                    path: data_dir.to_path_buf(),
+                })
+            }
+            Err(source) => return Err(StoreError::Open { path, source }),
+        };
+        // SQLite opens a file it may not write read-only without saying so.
+        let read_only = read_only || connection.is_readonly(DatabaseName::Main).unwrap_or(false);
+        let mut store = SqliteStore {
+            path,
+            connection,
+            read_only,
+            durability: options.durability,
+            _lock: dir_lock,
+        };
         store.prepare()?;
+        if store.read_only {
+            tracing::warn!(path = %store.path.display(), "store opened read-only: queries are served, writes fail");
+        }
         Ok(store)
     }
 
@@ -49,15 +95,20 @@ impl SqliteStore {
         &self.path
     }
 
-    fn prepare(&self) -> Result<(), StoreError> {
-        let corrupt = |error: rusqlite::Error| self.classify(error);
+    /// True when every write fails with [`StoreError::ReadOnly`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    fn prepare(&mut self) -> Result<(), StoreError> {
         self.connection
             .busy_timeout(Duration::from_secs(5))
-            .map_err(corrupt)?;
-        let version: i64 = self
-            .connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(corrupt)?;
+            .map_err(|error| self.classify(error))?;
+        let version: i64 = self.query_i64("PRAGMA user_version")?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
                 path: self.path.clone(),
@@ -68,54 +119,70 @@ impl SqliteStore {
         let check: String = self
             .connection
             .query_row("PRAGMA quick_check", [], |row| row.get(0))
-            .map_err(corrupt)?;
+            .map_err(|error| self.classify(error))?;
         if check != "ok" {
             return Err(self.corrupt(format!("integrity check: {check}")));
         }
-        let table_count: i64 = self
-            .connection
-            .query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0))
-            .map_err(corrupt)?;
+        let table_count = self.query_i64("SELECT count(*) FROM sqlite_master")?;
         if version == 0 && table_count > 0 {
             return Err(self.corrupt("it has tables but no nodebus schema version".to_string()));
         }
-        let mode: String = self
-            .connection
-            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(corrupt)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(self.corrupt(format!("cannot switch to WAL mode (got {mode})")));
-        }
-        self.connection
-            .execute_batch("PRAGMA synchronous=FULL;")
-            .map_err(corrupt)?;
-        if version == 0 {
-            self.connection.execute_batch(&format!(
-                "BEGIN;
-                 CREATE TABLE records (
-                     article TEXT NOT NULL,
-                     key TEXT NOT NULL,
-                     body TEXT NOT NULL,
-                     PRIMARY KEY (article, key)
-                 ) WITHOUT ROWID;
-                 PRAGMA user_version = {SCHEMA_VERSION};
-                 COMMIT;"
-            ))?;
+        if self.read_only {
+            if version < SCHEMA_VERSION {
+                return Err(StoreError::ReadOnlyEmpty {
+                    path: self.path.parent().unwrap_or(&self.path).to_path_buf(),
+                });
+            }
         } else {
-            let has_records: Option<String> = self
+            let mode: String = self
                 .connection
-                .query_row(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'records'",
-                    [],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(corrupt)?;
-            if has_records.is_none() {
-                return Err(self.corrupt("table records is missing".to_string()));
+                .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+                .map_err(|error| self.classify(error))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(self.corrupt(format!("cannot switch to WAL mode (got {mode})")));
+            }
+            self.connection
+                .pragma_update(None, "synchronous", self.durability.synchronous_level())
+                .map_err(|error| self.classify(error))?;
+            if version < SCHEMA_VERSION {
+                migrate::migrate(&mut self.connection, version, SCHEMA_VERSION)
+                    .map_err(StoreError::Failed)?;
             }
         }
+        let has_records: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'records'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|error| self.classify(error))?;
+        if has_records.is_none() {
+            return Err(self.corrupt("table records is missing".to_string()));
+        }
         Ok(())
+    }
+
+    fn query_i64(&self, sql: &str) -> Result<i64, StoreError> {
+        self.connection
+            .query_row(sql, [], |row| row.get(0))
+            .map_err(|error| self.classify(error))
+    }
+
+    /// Reads an integer pragma of this store's own connection (`synchronous` is per connection).
+    #[cfg(test)]
+    pub(crate) fn pragma(&self, name: &str) -> i64 {
+        self.query_i64(&format!("PRAGMA {name}"))
+            .unwrap_or_else(|error| panic!("PRAGMA {name}: {error}"))
+    }
+
+    /// Runs SQL on this store's connection, for fault injection in tests.
+    #[cfg(test)]
+    pub(crate) fn execute_batch(&self, sql: &str) {
+        self.connection
+            .execute_batch(sql)
+            .unwrap_or_else(|error| panic!("{sql}: {error}"));
     }
 
     fn corrupt(&self, detail: String) -> StoreError {
@@ -125,6 +192,7 @@ impl SqliteStore {
         }
     }
 
+    /// An error while opening: unreadable files are corrupt, anything else fails the open.
     fn classify(&self, error: rusqlite::Error) -> StoreError {
         match error.sqlite_error_code() {
             Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
@@ -135,6 +203,39 @@ impl SqliteStore {
                 source: error,
             },
         }
+    }
+
+    fn write(&mut self, changes: &[Change]) -> rusqlite::Result<()> {
+        let transaction = self.connection.transaction()?;
+        {
+            let mut put = transaction.prepare_cached(
+                "INSERT OR REPLACE INTO records (article, key, body) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM records WHERE article = ?1 AND key = ?2")?;
+            for change in changes {
+                match change {
+                    Change::Put(record) => {
+                        put.execute(params![record.article, record.key, record.body])?;
+                    }
+                    Change::Delete { article, key } => {
+                        delete.execute(params![article, key])?;
+                    }
+                }
+            }
+        }
+        transaction.commit()
+    }
+}
+
+/// A failed write, named by its cause so the status tells an operator what to fix.
+fn commit_error(error: rusqlite::Error) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => StoreError::Full(error.to_string()),
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            StoreError::ReadOnly(error.to_string())
+        }
+        _ => StoreError::Database(error),
     }
 }
 
@@ -158,24 +259,12 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
-        let transaction = self.connection.transaction()?;
-        for change in changes {
-            match change {
-                Change::Put(record) => {
-                    transaction.execute(
-                        "INSERT OR REPLACE INTO records (article, key, body) VALUES (?1, ?2, ?3)",
-                        params![record.article, record.key, record.body],
-                    )?;
-                }
-                Change::Delete { article, key } => {
-                    transaction.execute(
-                        "DELETE FROM records WHERE article = ?1 AND key = ?2",
-                        params![article, key],
-                    )?;
-                }
-            }
+        if self.read_only {
+            return Err(StoreError::ReadOnly(format!(
+                "{} was opened read-only",
+                self.path.display()
+            )));
         }
-        transaction.commit()?;
-        Ok(())
+        self.write(changes).map_err(commit_error)
     }
 }

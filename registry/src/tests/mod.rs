@@ -4,12 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod envelope;
+mod export;
 mod feeds;
+mod limits;
 mod messages;
 mod ops;
 mod persistence;
 mod queries;
 mod state;
+mod store;
 
 use std::time::Instant;
 

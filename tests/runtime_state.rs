@@ -213,7 +213,11 @@ async fn only_the_owner_acts_for_a_system() {
         let replies = check(&mut intruder, op.clone(), code).await;
         assert_eq!(replies.len(), 1, "status only for {op}: {replies:?}");
         let replies = check(&mut http, op.clone(), code).await;
-        assert_eq!(replies.len(), 1, "status only over HTTP for {op}: {replies:?}");
+        assert_eq!(
+            replies.len(),
+            1,
+            "status only over HTTP for {op}: {replies:?}"
+        );
         assert_eq!(http.last_http_status.map(|s| s.as_u16()), Some(403), "{op}");
     }
     assert_quiet(&mut owner, "ops refused to an intruder").await;
@@ -321,7 +325,12 @@ async fn after_a_node_restart_every_system_is_stopped() {
     run_systems(&mut a, &["p/one", "p/two"]).await;
     register_systems(&mut a, &["q/idle"]).await;
     run_systems(&mut b, &["r/s"]).await;
-    subscribe(&mut b, &input_feed("r/s"), &[&output_feed("p/one"), "*/*/*"]).await;
+    subscribe(
+        &mut b,
+        &input_feed("r/s"),
+        &[&output_feed("p/one"), "*/*/*"],
+    )
+    .await;
     a.disconnect().await;
     b.disconnect().await;
     let dir = node.stop().await;

@@ -131,7 +131,11 @@ pub async fn publish(ops: &mut impl Ops, feed: &str, msg: Value) {
         json!({"op": "publish", "output-feed": feed, "msg": msg}),
     )
     .await;
-    assert_eq!(replies.len(), 1, "publish answers its status only: {replies:?}");
+    assert_eq!(
+        replies.len(),
+        1,
+        "publish answers its status only: {replies:?}"
+    );
 }
 
 /// The `feed-message` a consumer should receive.

@@ -14,12 +14,14 @@ use crate::builtins;
 use crate::decode;
 use crate::envelope;
 use crate::export;
+use crate::group_commit::{GroupCommit, WriteError};
 use crate::handlers::{feeds, messages, state};
 use crate::ident;
 use crate::op::{self, Op};
+use crate::overlay::Staged;
 use crate::pending::PendingTable;
 use crate::query::Filter;
-use crate::registry::{Plan, Registry};
+use crate::registry::{plan, Plan, Registry};
 use crate::status::{Entity, Kind, Operation, Status};
 use crate::store::{Store, StoreError};
 use crate::wildcard::Pattern;
@@ -67,19 +69,37 @@ impl EngineConfig {
     }
 }
 
-/// The op engine. `handle` may be called concurrently from many threads: queries read the
-/// in-memory registry under a shared lock; writes are serialized by the store lock, held across
-/// integrity check, store commit and memory update, so integrity checks cannot race. A write is
-/// applied to memory and answered `00000` only after the store committed it; a failed commit
-/// answers class `F` and leaves memory unchanged.
+/// The op engine. `handle` may be called concurrently from many threads (the MQTT adapter's
+/// lanes, HTTP's blocking threads).
+///
+/// # Writes: group commit
+/// `register:*` and `deregister:*` go through the group commit (`group_commit.rs`): each is checked under the
+/// staging lock against committed memory plus the changes staged for the next commit (so an op
+/// may depend on one not yet committed, e.g. a platform type and then a platform), joins the
+/// open batch and waits. The first waiter that finds no commit running commits the whole batch
+/// in one store transaction, applies it to memory and wakes everyone; ops arriving meanwhile
+/// form the next batch. An op is answered `00000` only after its batch is durable and in
+/// memory, so a client that got `00000` sees the record in its next query. A failed commit
+/// answers class `F` naming the cause ("store commit failed: store is full (…)") to every op of
+/// its batch and of the batch staged behind it, and leaves memory and store unchanged. A lone
+/// writer leads its own batch at once: it waits for nothing but its own commit.
+///
+/// # Reads
+/// Queries, `publish`, `notify`, `request` and `response` read committed memory under the
+/// registry's shared lock and never wait for a commit; a record is visible once acknowledged.
 ///
 /// # Runtime state and locks
 /// Owners, running state, wirings and remembered patterns live in the registry (memory only,
-/// never stored); pending requests in their own table. Ops that change who runs what or what
-/// is wired (`state:system`, `disconnect`, session end, `subscribe`, `unsubscribe`) take the
-/// store lock too, so they are serialized with registry writes and a write's plan never sees a
-/// system change state under it. `publish` and `notify` only read. Locks are always taken in
-/// the order store → registry → pending requests, each at most once, so they cannot deadlock.
+/// never stored); pending requests in their own table. The checks of a system write depend on
+/// its system's running state (a running system keeps its type and services and cannot be
+/// deregistered), so ops that start or stop systems (`state:system`, `disconnect`,
+/// [`Engine::client_gone`]) first wait until no system write is staged, holding new system
+/// writes back meanwhile, and keep the staging lock while they run. `subscribe` and
+/// `unsubscribe` change only wirings and patterns, which a staged write does not depend on
+/// (a feed that appears when a batch is applied is wired to the patterns remembered then); they
+/// take the registry lock alone. Locks are always taken in the order staging → registry →
+/// pending requests, each at most once; the store lock is taken only by a committing leader that
+/// holds no other lock. So they cannot deadlock.
 ///
 /// # Choices where the protocol is silent
 /// - An optional member given as JSON `null` counts as absent (request fields and filters).
@@ -142,7 +162,7 @@ impl EngineConfig {
 pub struct Engine {
     config: EngineConfig,
     registry: RwLock<Registry>,
-    store: Mutex<Box<dyn Store>>,
+    commits: GroupCommit,
     pending: Mutex<PendingTable>,
 }
 
@@ -184,7 +204,7 @@ impl Engine {
         Ok(Engine {
             config,
             registry: RwLock::new(registry),
-            store: Mutex::new(store),
+            commits: GroupCommit::new(store),
             pending: Mutex::new(PendingTable::default()),
         })
     }
@@ -192,6 +212,11 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn registry(&self) -> &RwLock<Registry> {
         &self.registry
+    }
+
+    #[cfg(test)]
+    pub(crate) fn group_commit(&self) -> &GroupCommit {
+        &self.commits
     }
 
     pub fn node_id(&self) -> &str {
@@ -238,7 +263,7 @@ impl Engine {
     /// A client's session ended (after its will, if any, was handled): stops every system it
     /// owns, as `disconnect` does. No replies, no deliveries; the status is always `00000`.
     pub fn client_gone(&self, client_id: &str, _now: Instant) -> Outcome {
-        let _writer = self.store.lock();
+        let _staging = self.commits.quiet_systems();
         let mut registry = self.registry.write();
         let stopped = state::stop_owned_by(&mut registry, &mut self.pending.lock(), client_id);
         if !stopped.is_empty() {
@@ -268,17 +293,16 @@ impl Engine {
     fn dispatch(&self, client_id: &str, op: Op, correl: &Value, now: Instant) -> Outcome {
         match op {
             Op::Register(record) => {
-                let entity = record.article().entity();
-                self.write(correl, Operation::Register, entity, |registry| {
-                    registry.plan_register(record)
+                let article = record.article();
+                self.write(correl, Operation::Register, article, |records| {
+                    plan::register(records, record)
                 })
             }
-            Op::Deregister { article, key } => self.write(
-                correl,
-                Operation::Deregister,
-                article.entity(),
-                |registry| registry.plan_deregister(article, &key),
-            ),
+            Op::Deregister { article, key } => {
+                self.write(correl, Operation::Deregister, article, |records| {
+                    plan::deregister(records, article, &key)
+                })
+            }
             Op::Query { article, filter } => self.query(correl, article, &filter),
             Op::QueryLocalNode => Outcome::new(
                 correl,
@@ -295,13 +319,13 @@ impl Engine {
                 self.query_service_wiring(correl, from.as_ref(), to.as_ref())
             }
             Op::StateSystem { id, state } => {
-                let _writer = self.store.lock();
+                let _staging = self.commits.quiet_systems();
                 let mut registry = self.registry.write();
                 let mut pending = self.pending.lock();
                 state::change(&mut registry, &mut pending, client_id, correl, &id, state)
             }
             Op::Disconnect { client_id: named } => {
-                let _writer = self.store.lock();
+                let _staging = self.commits.quiet_systems();
                 let mut registry = self.registry.write();
                 let mut pending = self.pending.lock();
                 state::disconnect(&mut registry, &mut pending, client_id, correl, &named)
@@ -320,7 +344,6 @@ impl Engine {
                 input_feed,
                 patterns,
             } => {
-                let _writer = self.store.lock();
                 let mut registry = self.registry.write();
                 feeds::subscribe(
                     &mut registry,
@@ -335,7 +358,6 @@ impl Engine {
                 input_feed,
                 patterns,
             } => {
-                let _writer = self.store.lock();
                 let mut registry = self.registry.write();
                 feeds::unsubscribe(
                     &mut registry,
@@ -399,36 +421,34 @@ impl Engine {
         }
     }
 
-    /// Runs a checked write: plan under the store lock, commit, then apply to memory.
+    /// Runs a checked write through the group commit: checked against committed memory plus
+    /// staged changes, acknowledged once its batch is durable and applied to memory.
     fn write(
         &self,
         correl: &Value,
         operation: Operation,
-        entity: Entity,
-        plan: impl FnOnce(&Registry) -> Result<Plan, Status>,
+        article: Article,
+        plan: impl FnOnce(&Staged<'_>) -> Result<Plan, Status>,
     ) -> Outcome {
-        let mut store = self.store.lock();
-        let plan = match plan(&self.registry.read()) {
-            Ok(plan) => plan,
-            Err(status) => return Outcome::status_only(correl, status),
-        };
-        if let Err(error) = store.commit(&plan.changes) {
-            tracing::error!(%error, "store commit failed");
-            let status = Status::new(
-                Kind::Internal,
-                operation,
-                entity,
-                format!("store commit failed: {error}"),
-            );
-            return Outcome::status_only(correl, status);
+        let entity = article.entity();
+        match self.commits.write(&self.registry, article, plan) {
+            Ok(deliveries) => Outcome::new(
+                correl,
+                Vec::new(),
+                deliveries,
+                Status::ok(operation, entity),
+            ),
+            Err(WriteError::Refused(status)) => Outcome::status_only(correl, status),
+            Err(WriteError::Failed(cause)) => Outcome::status_only(
+                correl,
+                Status::new(
+                    Kind::Internal,
+                    operation,
+                    entity,
+                    format!("store commit failed: {cause}"),
+                ),
+            ),
         }
-        let deliveries = self.registry.write().apply(plan);
-        Outcome::new(
-            correl,
-            Vec::new(),
-            deliveries,
-            Status::ok(operation, entity),
-        )
     }
 
     fn query(&self, correl: &Value, article: Article, filter: &Filter) -> Outcome {

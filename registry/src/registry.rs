@@ -3,6 +3,10 @@
 //! plan. No IO here.
 
 mod feeds;
+pub mod plan;
+
+use plan::Mutation;
+pub use plan::{Plan, Records};
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,8 +18,7 @@ use crate::outcome::Delivery;
 use crate::patterns::PatternTable;
 use crate::query::Filter;
 use crate::records::{Loc, Record, Service, System, SystemState};
-use crate::status::{Kind, Operation, Status};
-use crate::store::{Change, StoredRecord};
+
 use crate::wiring::WiringTable;
 
 /// Records of one article: O(1) lookup by key, plus the keys in order for range scans.
@@ -57,25 +60,21 @@ impl Table {
     }
 }
 
-/// What a checked write will do: the store changes, then the memory change. The messages the
-/// change causes (feeds wired or lost) are worked out when it is applied.
-#[derive(Debug)]
-pub struct Plan {
-    pub changes: Vec<Change>,
-    mutation: Mutation,
-}
-
-#[derive(Debug)]
-enum Mutation {
-    Put(Box<Record>),
-    Remove(Article, String),
-}
-
 #[derive(Debug)]
 pub struct Registry {
     tables: Vec<Table>,
     wiring: WiringTable,
     patterns: PatternTable,
+}
+
+impl Records for Registry {
+    fn get(&self, article: Article, key: &str) -> Option<&Record> {
+        self.table(article).get(key)
+    }
+
+    fn each(&self, article: Article) -> Box<dyn Iterator<Item = &Record> + '_> {
+        Box::new(self.table(article).iter())
+    }
 }
 
 impl Default for Registry {
@@ -197,157 +196,9 @@ impl Registry {
         }
     }
 
-    /// Checks a `register:<article>` and works out the record that will be stored.
-    pub fn plan_register(&self, mut record: Record) -> Result<Plan, Status> {
-        let article = record.article();
-        let failed =
-            |kind, msg: String| Status::new(kind, Operation::Register, article.entity(), msg);
-        if builtins::is_builtin(article, record.key()) {
-            return Err(failed(
-                Kind::Exists,
-                format!(
-                    "{} {} is built-in and cannot be replaced",
-                    article.label(),
-                    record.key()
-                ),
-            ));
-        }
-        for reference in record.references() {
-            if self.get(reference.article, reference.key).is_none() {
-                return Err(failed(
-                    Kind::NotFound,
-                    format!(
-                        "{} {} (field {}) is not registered",
-                        reference.article.label(),
-                        reference.key,
-                        reference.field
-                    ),
-                ));
-            }
-        }
-        match &mut record {
-            Record::SystemType(system_type) => {
-                for spec in &mut system_type.services {
-                    if spec.mode.is_none() {
-                        if let Some(Record::ServiceType(service_type)) =
-                            self.get(Article::ServiceType, &spec.service_type)
-                        {
-                            spec.mode = Some(service_type.mode);
-                        }
-                    }
-                }
-            }
-            Record::System(system) => {
-                let existing = match self.get(Article::System, &system.id) {
-                    Some(Record::System(existing)) => Some(existing),
-                    _ => None,
-                };
-                match existing {
-                    Some(existing) if existing.state == SystemState::Running => {
-                        if existing.system_type != system.system_type {
-                            return Err(failed(
-                                Kind::WrongState,
-                                format!(
-                                    "system {} is running with type {}; stop it before changing its type",
-                                    system.id, existing.system_type
-                                ),
-                            ));
-                        }
-                        // Same type while running: keep the live services, state and owner.
-                        system.services = existing.services.clone();
-                        system.state = existing.state;
-                        system.owner = existing.owner.clone();
-                    }
-                    _ => system.services = self.instantiate_services(&system.system_type),
-                }
-            }
-            _ => {}
-        }
-        let body = record.stored_body().to_string();
-        Ok(Plan {
-            changes: vec![Change::Put(StoredRecord {
-                article: article.name().to_string(),
-                key: record.key().to_string(),
-                body,
-            })],
-            mutation: Mutation::Put(Box::new(record)),
-        })
-    }
-
     /// The services a system of `system_type` gets when it is registered now.
     pub fn instantiate_services(&self, system_type: &str) -> Vec<Service> {
-        match self.get(Article::SystemType, system_type) {
-            Some(Record::SystemType(system_type)) => system_type
-                .services
-                .iter()
-                .filter_map(|spec| {
-                    Some(Service {
-                        name: spec.name.clone(),
-                        service_type: spec.service_type.clone(),
-                        mode: spec.mode?,
-                    })
-                })
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Checks a `deregister:<article>`: the record must exist, not be built-in, not be running
-    /// and not be named by any other record.
-    pub fn plan_deregister(&self, article: Article, key: &str) -> Result<Plan, Status> {
-        let failed =
-            |kind, msg: String| Status::new(kind, Operation::Deregister, article.entity(), msg);
-        let label = article.label();
-        let Some(record) = self.get(article, key) else {
-            return Err(failed(
-                Kind::NotFound,
-                format!("{label} {key} is not registered"),
-            ));
-        };
-        if builtins::is_builtin(article, key) {
-            return Err(failed(
-                Kind::InUse,
-                format!("{label} {key} is built-in and cannot be deregistered"),
-            ));
-        }
-        if let Record::System(system) = record {
-            if system.state == SystemState::Running {
-                return Err(failed(
-                    Kind::WrongState,
-                    format!("system {key} is running; stop it first"),
-                ));
-            }
-        }
-        if let Some(user) = self.first_user_of(article, key) {
-            return Err(failed(
-                Kind::InUse,
-                format!(
-                    "{label} {key} is in use by {} {}",
-                    user.article().label(),
-                    user.key()
-                ),
-            ));
-        }
-        Ok(Plan {
-            changes: vec![Change::Delete {
-                article: article.name().to_string(),
-                key: key.to_string(),
-            }],
-            mutation: Mutation::Remove(article, key.to_string()),
-        })
-    }
-
-    /// The first record (in article, then key order) that names `article`/`key`.
-    fn first_user_of(&self, article: Article, key: &str) -> Option<&Record> {
-        Article::ALL
-            .iter()
-            .flat_map(|candidate| self.table(*candidate).iter())
-            .find(|record| {
-                record
-                    .references()
-                    .iter()
-                    .any(|reference| reference.article == article && reference.key == key)
-            })
+        plan::instantiate_services(self, system_type)
     }
 
     /// The owner of the running system a service id (`p/s/f`) belongs to.

@@ -6,6 +6,7 @@
 mod envelope;
 mod export;
 mod feeds;
+mod group_commit;
 mod limits;
 mod messages;
 mod ops;

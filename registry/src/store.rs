@@ -31,7 +31,10 @@ pub enum Change {
 }
 
 /// A durable home for registry records. A commit is all-or-nothing and durable when it returns
-/// `Ok`: the engine acknowledges a write only after that.
+/// `Ok`: the engine acknowledges a write only after that. One commit carries a whole batch of
+/// ops (group commit), in order; a later change of the same key wins. A failed commit must
+/// leave the store as it was; its error is shown to clients, so it should name the cause
+/// ([`StoreError::Full`], [`StoreError::ReadOnly`]). A commit must not panic.
 pub trait Store: Send {
     /// Every stored record, in any order.
     fn load(&mut self) -> Result<Vec<StoredRecord>, StoreError>;

@@ -67,6 +67,23 @@ impl OpClient {
         client
     }
 
+    /// Like `connect`, with a last will of `will_payload` on the client's own in-topic.
+    pub async fn connect_with_will(
+        port: u16,
+        node: &str,
+        client_id: &str,
+        version: Version,
+        will_payload: impl Into<Vec<u8>>,
+    ) -> OpClient {
+        let will = Some((in_topic(node, client_id), will_payload.into()));
+        let mut client = Self::connect_raw(port, client_id, version, will).await;
+        let out = out_topic(node, client_id);
+        client.subscribe(&out).await;
+        client.in_topic = in_topic(node, client_id);
+        client.out_topic = out;
+        client
+    }
+
     /// Connects without subscribing; `will` is (topic, payload) of a last will.
     pub async fn connect_raw(
         port: u16,

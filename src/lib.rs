@@ -1,17 +1,20 @@
 //! nodebus: one process with an embedded MQTT broker, an HTTP endpoint, the registry and the op
 //! engine. This crate only wires them together; `start` returns a handle to the running node.
 
+pub mod settings;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nodebus_adapters::{
     spawn_request_timer, Courier, HttpConfig, HttpServer, MqttAdapter, Shutdown,
 };
 use nodebus_broker::{Broker, BrokerConfig};
-use nodebus_registry::{Engine, EngineConfig, SqliteStore};
+use nodebus_registry::{Durability, Engine, EngineConfig, SqliteStore, StoreOptions};
 
-/// Everything a node needs to start.
+/// Everything a node needs to start. `Config::new` gives the defaults of the protocol.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub node_id: String,
@@ -22,17 +25,117 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// Largest MQTT packet accepted before the connection is closed (spec §3: 8 MiB).
     pub max_packet_bytes: usize,
+    /// Live MQTT connections accepted at once.
+    pub max_connections: usize,
+    /// Time a new MQTT connection has to send its CONNECT.
+    pub connect_timeout: Duration,
+    /// Ops received over MQTT and not yet taken by the engine; when full, sockets are not read.
+    pub inbox_capacity: usize,
+    /// Router ring of each subscribed ordinary filter (size of a segment, number of segments).
+    pub segment_bytes: usize,
+    pub segment_count: usize,
+    /// Router ring of each client's out-topic.
+    pub out_segment_bytes: usize,
+    pub out_segment_count: usize,
+    /// `Fsync` survives power loss; `Os` survives a crash of the process.
+    pub durability: Durability,
+    /// JSON nested deeper than this is refused (spec §3: 128).
+    pub max_depth: usize,
+    /// Longest identifier, in characters (spec §1: 256).
+    pub max_identifier_chars: usize,
+    /// Wirings and remembered patterns the systems of one client may hold.
+    pub max_subscriptions_per_client: usize,
+    /// Requests one client may have waiting for responses.
+    pub max_pending_requests_per_client: usize,
+    /// Timeout of a `request` without `timeout-ms`; `None`: it waits until answered.
+    pub default_request_timeout: Option<Duration>,
+    /// How long `stop` may take before giving up on what is still running.
+    pub shutdown_timeout: Duration,
+    /// Threads that run MQTT ops; one client's ops always run on the same one, in order.
+    pub mqtt_lanes: usize,
 }
 
 impl Config {
     pub fn new(node_id: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        let engine = EngineConfig::new("");
         Config {
             node_id: node_id.into(),
             mqtt_listen: SocketAddr::from(([0, 0, 0, 0], 1883)),
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             data_dir: data_dir.into(),
-            max_request_bytes: 1 << 20,
-            max_packet_bytes: 8 << 20,
+            max_request_bytes: engine.max_request_bytes,
+            max_packet_bytes: BrokerConfig::DEFAULT_MAX_PACKET_BYTES,
+            max_connections: BrokerConfig::DEFAULT_MAX_CONNECTIONS,
+            connect_timeout: BrokerConfig::DEFAULT_CONNECT_TIMEOUT,
+            inbox_capacity: BrokerConfig::DEFAULT_INBOX_CAPACITY,
+            segment_bytes: BrokerConfig::DEFAULT_SEGMENT_BYTES,
+            segment_count: BrokerConfig::DEFAULT_SEGMENT_COUNT,
+            out_segment_bytes: BrokerConfig::DEFAULT_OUT_SEGMENT_BYTES,
+            out_segment_count: BrokerConfig::DEFAULT_OUT_SEGMENT_COUNT,
+            durability: Durability::default(),
+            max_depth: engine.max_depth,
+            max_identifier_chars: engine.max_identifier_chars,
+            max_subscriptions_per_client: engine.max_subscriptions_per_client,
+            max_pending_requests_per_client: engine.max_pending_requests_per_client,
+            default_request_timeout: engine.default_request_timeout,
+            shutdown_timeout: Duration::from_secs(10),
+            mqtt_lanes: 16,
+        }
+    }
+
+    /// Checks what `start` cannot check by trying: a reason for the first unusable value.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_node_id(&self.node_id).map_err(|e| e.to_string())?;
+        let positive = [
+            ("limits.max_request_bytes", self.max_request_bytes),
+            ("limits.max_depth", self.max_depth),
+            ("limits.max_identifier_chars", self.max_identifier_chars),
+            ("mqtt.max_connections", self.max_connections),
+            ("mqtt.inbox_capacity", self.inbox_capacity),
+            ("mqtt.lanes", self.mqtt_lanes),
+            ("mqtt.segment_count", self.segment_count),
+            ("mqtt.out_segment_count", self.out_segment_count),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(format!("{name} must be at least 1"));
+        }
+        if self.max_packet_bytes < self.max_request_bytes {
+            return Err(format!(
+                "mqtt.max_packet_bytes ({}) must be at least limits.max_request_bytes ({}), so that too large ops are answered",
+                self.max_packet_bytes, self.max_request_bytes
+            ));
+        }
+        if self.segment_bytes < 1024 || self.out_segment_bytes < 1024 {
+            return Err(
+                "mqtt.segment_bytes and mqtt.out_segment_bytes must be at least 1024".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            max_packet_bytes: self.max_packet_bytes,
+            max_connections: self.max_connections,
+            connect_timeout: self.connect_timeout,
+            inbox_capacity: self.inbox_capacity,
+            segment_bytes: self.segment_bytes,
+            segment_count: self.segment_count,
+            out_segment_bytes: self.out_segment_bytes,
+            out_segment_count: self.out_segment_count,
+            ..BrokerConfig::new(self.mqtt_listen, self.node_id.clone())
+        }
+    }
+
+    fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            max_request_bytes: self.max_request_bytes,
+            max_depth: self.max_depth,
+            max_identifier_chars: self.max_identifier_chars,
+            max_subscriptions_per_client: self.max_subscriptions_per_client,
+            max_pending_requests_per_client: self.max_pending_requests_per_client,
+            default_request_timeout: self.default_request_timeout,
+            ..EngineConfig::new(self.node_id.clone())
         }
     }
 }
@@ -41,6 +144,8 @@ impl Config {
 pub enum StartError {
     #[error("invalid node id {0:?}: {1}")]
     NodeId(String, &'static str),
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("cannot open the store in {dir}: {source}")]
     Store {
         dir: String,
@@ -66,6 +171,16 @@ pub struct Running {
     http_task: tokio::task::JoinHandle<()>,
     timer_task: tokio::task::JoinHandle<()>,
     mqtt_adapter: MqttAdapter,
+    shutdown_timeout: Duration,
+}
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Everything received was answered and the store closed.
+    Drained,
+    /// `shutdown_timeout` passed first; what was still running was abandoned.
+    TimedOut,
 }
 
 impl Running {
@@ -78,26 +193,35 @@ impl Running {
     }
 
     /// Stops accepting, lets open HTTP requests finish, closes MQTT clients and waits for the
-    /// op consumer to drain what was already received.
-    pub async fn stop(self) {
+    /// op consumer to answer what was already received, at most `shutdown_timeout`. Every
+    /// acknowledged write is already durable, so a timed-out stop loses nothing acknowledged.
+    pub async fn stop(self) -> Stopped {
         self.shutdown.trigger();
         self.broker.shutdown();
-        let _ = self.http_task.await;
-        let _ = self.timer_task.await;
         let adapter = self.mqtt_adapter;
-        drop(self.broker);
-        let _ = tokio::task::spawn_blocking(move || adapter.join()).await;
+        let broker = self.broker;
+        let http_task = self.http_task;
+        let timer_task = self.timer_task;
+        let drain = async move {
+            let _ = http_task.await;
+            let _ = timer_task.await;
+            drop(broker);
+            let _ = tokio::task::spawn_blocking(move || adapter.join()).await;
+        };
+        match tokio::time::timeout(self.shutdown_timeout, drain).await {
+            Ok(()) => Stopped::Drained,
+            Err(_) => Stopped::TimedOut,
+        }
     }
 }
 
 /// Opens the store, binds both listeners and starts serving. Errors name what failed.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     validate_node_id(&config.node_id)?;
+    config.validate().map_err(StartError::Config)?;
     let engine = open_engine(&config).await?;
 
-    let mut broker_config = BrokerConfig::new(config.mqtt_listen, config.node_id.clone());
-    broker_config.max_packet_bytes = config.max_packet_bytes;
-    let (broker, inbox) = Broker::start(broker_config).await?;
+    let (broker, inbox) = Broker::start(config.broker_config()).await?;
 
     let shutdown = Shutdown::new();
     let courier = Courier::new(broker.publisher());
@@ -125,8 +249,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
 
     let http_task = tokio::spawn(http.run(shutdown.clone()));
-    let mqtt_adapter =
-        MqttAdapter::spawn(engine, inbox, courier, timer).map_err(StartError::Worker)?;
+    let mqtt_adapter = MqttAdapter::spawn(engine, inbox, courier, timer, config.mqtt_lanes)
+        .map_err(StartError::Worker)?;
 
     Ok(Running {
         mqtt_addr: broker.local_addr(),
@@ -136,25 +260,31 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         http_task,
         timer_task,
         mqtt_adapter,
+        shutdown_timeout: config.shutdown_timeout,
     })
 }
 
 async fn open_engine(config: &Config) -> Result<Arc<Engine>, StartError> {
-    let engine_config = EngineConfig {
-        max_request_bytes: config.max_request_bytes,
-        ..EngineConfig::new(config.node_id.clone())
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || open_engine_blocking(&config))
+        .await
+        .map_err(|error| StartError::Worker(std::io::Error::other(error)))?
+        .map(Arc::new)
+}
+
+/// Opens the store of `config.data_dir` and loads it into an engine, on the calling thread.
+/// For offline tools (export, import); the directory of a running node is locked.
+pub fn open_engine_blocking(config: &Config) -> Result<Engine, StartError> {
+    let options = StoreOptions {
+        durability: config.durability,
+        ..StoreOptions::default()
     };
-    let dir = config.data_dir.clone();
-    let opened = tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open(&dir)?;
-        Engine::open(engine_config, Box::new(store))
-    })
-    .await
-    .map_err(|error| StartError::Worker(std::io::Error::other(error)))?;
-    opened.map(Arc::new).map_err(|source| StartError::Store {
-        dir: config.data_dir.display().to_string(),
-        source,
-    })
+    SqliteStore::open_with(&config.data_dir, options)
+        .and_then(|store| Engine::open(config.engine_config(), Box::new(store)))
+        .map_err(|source| StartError::Store {
+            dir: config.data_dir.display().to_string(),
+            source,
+        })
 }
 
 /// The node id is a topic level (`$fabric/<node-id>/…`), so it follows the identifier rules and

@@ -24,6 +24,13 @@ pub struct BrokerConfig {
     pub connect_timeout: Duration,
     /// Capacity of the bounded channel behind `Inbox`.
     pub inbox_capacity: usize,
+    /// Ring of each subscribed ordinary filter in the router: segment size and count. A
+    /// subscriber further behind than size × count silently loses the oldest messages.
+    pub segment_bytes: usize,
+    pub segment_count: usize,
+    /// Ring of each client's out-topic filter (replies and deliveries), per client id ever seen.
+    pub out_segment_bytes: usize,
+    pub out_segment_count: usize,
 }
 
 impl BrokerConfig {
@@ -31,6 +38,10 @@ impl BrokerConfig {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_INBOX_CAPACITY: usize = 4096;
+    pub const DEFAULT_SEGMENT_BYTES: usize = 1 << 20;
+    pub const DEFAULT_SEGMENT_COUNT: usize = 8;
+    pub const DEFAULT_OUT_SEGMENT_BYTES: usize = 512 << 10;
+    pub const DEFAULT_OUT_SEGMENT_COUNT: usize = 8;
 
     /// A configuration with the defaults: 8 MiB packets, 10 000 connections, 10 s to CONNECT, inbox of 4096.
     pub fn new(listen: SocketAddr, node_id: impl Into<String>) -> Self {
@@ -41,6 +52,10 @@ impl BrokerConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             inbox_capacity: Self::DEFAULT_INBOX_CAPACITY,
+            segment_bytes: Self::DEFAULT_SEGMENT_BYTES,
+            segment_count: Self::DEFAULT_SEGMENT_COUNT,
+            out_segment_bytes: Self::DEFAULT_OUT_SEGMENT_BYTES,
+            out_segment_count: Self::DEFAULT_OUT_SEGMENT_COUNT,
         }
     }
 
@@ -64,6 +79,12 @@ impl BrokerConfig {
         if self.inbox_capacity == 0 {
             return Some("inbox_capacity must be at least 1".into());
         }
+        if self.segment_bytes < 1024 || self.out_segment_bytes < 1024 {
+            return Some("router segments must be at least 1024 bytes".into());
+        }
+        if self.segment_count == 0 || self.out_segment_count == 0 {
+            return Some("router segment counts must be at least 1".into());
+        }
         None
     }
 
@@ -77,13 +98,13 @@ impl BrokerConfig {
             // Room for the local link and for connections the router has not yet seen leave.
             max_connections: self.max_connections.saturating_add(64),
             max_outgoing_packet_count: 200,
-            max_segment_size: 1 << 20,
-            max_segment_count: 8,
+            max_segment_size: self.segment_bytes,
+            max_segment_count: self.segment_count,
             custom_segment: Some(HashMap::from([(
                 out_filters,
                 SegmentConfig {
-                    max_segment_size: 512 << 10,
-                    max_segment_count: 8,
+                    max_segment_size: self.out_segment_bytes,
+                    max_segment_count: self.out_segment_count,
                 },
             )])),
             initialized_filters: None,

@@ -157,10 +157,22 @@ impl Settings {
             }
             None => (toml::Table::new(), "settings".to_owned()),
         };
-        apply_env(&mut table, env)?;
-        Settings::deserialize(toml::Value::Table(table)).map_err(|error| SettingsError::Parse {
-            path: origin,
-            message: error.to_string().trim().replace('\n', " "),
+        let from_env = apply_env(&mut table, env)?;
+        Settings::deserialize(toml::Value::Table(table)).map_err(|error| {
+            let message = error.to_string().trim().replace('\n', " ");
+            // Name the variable when the refused setting came from the environment.
+            let culprit = from_env.into_iter().find(|(section, key, _)| {
+                message.contains(&format!("`{section}.{key}`"))
+                    || (message.contains(&format!("`{key}`"))
+                        && message.contains(&format!("`{section}`")))
+            });
+            match culprit {
+                Some((_, _, name)) => SettingsError::Env { name, message },
+                None => SettingsError::Parse {
+                    path: origin,
+                    message,
+                },
+            }
         })
     }
 
@@ -239,10 +251,12 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 
 /// `NODEBUS_MQTT_MAX_PACKET_BYTES=…` sets `[mqtt] max_packet_bytes`. A value for a text setting
 /// is taken as it is; any other is read as a number or boolean when it is one, else as text.
+/// Returns the `(section, key, variable)` of every setting taken from the environment.
 fn apply_env(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), SettingsError> {
+) -> Result<Vec<(&'static str, String, String)>, SettingsError> {
+    let mut applied = Vec::new();
     for (name, raw) in env {
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -277,9 +291,10 @@ fn apply_env(
                 message: format!("[{section}] in the file is not a table"),
             });
         };
-        section_table.insert(key, value);
+        section_table.insert(key.clone(), value);
+        applied.push((section, key, name));
     }
-    Ok(())
+    Ok(applied)
 }
 
 fn parse_env_value(raw: &str) -> toml::Value {

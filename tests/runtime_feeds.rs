@@ -415,7 +415,7 @@ async fn payloads_arrive_unchanged() {
         json!(42),
         json!(-17),
         json!(-0.5),
-        json!(3.141592653589793),
+        json!(2.718281828459045e-5),
         json!(1.0e-300),
         json!(6.02214076e23),
         json!(u64::MAX),
@@ -784,4 +784,58 @@ async fn publish_and_subscribe_refusals() {
         assert_eq!(replies.len(), 1, "status only: {replies:?}");
     }
     assert_quiet(&mut c, "refused ops").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unicode_ids_travel_byte_for_byte() {
+    let node = TestNode::start().await;
+    let mut producer = node.mqtt("producer").await;
+    let mut consumer = node.mqtt5("consumer").await;
+    let (p, c) = ("Zürich-東京/温度センサー🌡", "総合/ダッシュボード");
+    run_systems(&mut producer, &[p]).await;
+    run_systems(&mut consumer, &[c]).await;
+    let (out, inp) = (output_feed(p), input_feed(c));
+    let reply = subscribe(&mut consumer, &inp, &["Zürich*/*🌡/*"]).await;
+    assert_eq!(reply["output-feeds"], json!([out]));
+    publish(&mut producer, &out, json!("ok")).await;
+    assert_eq!(
+        consumer.next_json().await,
+        feed_message(&out, &inp, json!("ok"), "ascii")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_typing_a_stopped_producer_without_its_feed_sends_lost_subscriptions() {
+    let node = TestNode::start().await;
+    let mut producer = node.mqtt("producer").await;
+    let mut consumer = node.mqtt5("consumer").await;
+    run_systems(&mut producer, &["p/s"]).await;
+    run_systems(&mut consumer, &["c/in"]).await;
+    subscribe(&mut consumer, &input_feed("c/in"), &[&output_feed("p/s")]).await;
+    ok(
+        &mut producer,
+        json!({"op": "register:system-type", "type": "listener_only",
+               "services": [{"type": "untyped_listener"}]}),
+    )
+    .await;
+    // Running: re-typing is refused and nothing is lost.
+    check(
+        &mut producer,
+        json!({"op": "register:system", "id": "p/s", "type": "listener_only"}),
+        "2020A",
+    )
+    .await;
+    assert_quiet(&mut consumer, "a refused re-type").await;
+    stop(&mut producer, "p/s").await;
+    ok(
+        &mut producer,
+        json!({"op": "register:system", "id": "p/s", "type": "listener_only"}),
+    )
+    .await;
+    assert_eq!(
+        consumer.next_json().await,
+        json!({"op": "lost-subscriptions", "output-feeds": [output_feed("p/s")],
+               "input-feed": input_feed("c/in")})
+    );
+    assert_eq!(wirings(&mut consumer, json!({})).await, pairs(&[]));
 }

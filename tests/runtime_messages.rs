@@ -534,3 +534,43 @@ async fn responses_that_match_no_pending_request_are_refused() {
     .await;
     assert_quiet(&mut requester, "no response and no timeout after a stop").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_of_zero_and_of_a_stopped_target() {
+    let node = TestNode::start().await;
+    let mut requester = node.mqtt("requester").await;
+    let mut a = node.mqtt5("a").await;
+    run_systems(&mut requester, &["r/s"]).await;
+    run_systems(&mut a, &["t1/s"]).await;
+    let (from, t1) = (solicit_response("r/s"), request_response("t1/s"));
+
+    // `0` is due at once: the request is still delivered, then it times out.
+    ok(
+        &mut requester,
+        json!({"op": "request", "correl": "zero", "solicit-response": from,
+               "request-response": [t1], "msg": 0, "timeout-ms": 0}),
+    )
+    .await;
+    assert_eq!(a.next_json().await["correl"], "zero");
+    assert_eq!(requester.next_json().await, timed_out(json!("zero"), &t1));
+    check(
+        &mut a,
+        json!({"op": "response", "correl": "zero", "request-response": t1,
+               "solicit-response": from, "msg": "late"}),
+        "20B0A",
+    )
+    .await;
+
+    // A target that stops does not cancel the request: it still times out.
+    ok(
+        &mut requester,
+        json!({"op": "request", "correl": "orphan", "solicit-response": from,
+               "request-response": [t1], "msg": 1, "timeout-ms": 200}),
+    )
+    .await;
+    assert_eq!(a.next_json().await["correl"], "orphan");
+    stop(&mut a, "t1/s").await;
+    assert_eq!(requester.next_json().await, timed_out(json!("orphan"), &t1));
+    assert_quiet(&mut requester, "one timeout per target").await;
+    assert_quiet(&mut a, "a stopped target gets nothing more").await;
+}

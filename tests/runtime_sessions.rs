@@ -519,3 +519,34 @@ async fn deliveries_for_systems_owned_over_http_arrive_over_mqtt() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_will_acts_with_the_dead_clients_identity_only() {
+    let node = TestNode::start().await;
+    let port = node.mqtt_port();
+    let mut victim = node.mqtt("victim").await;
+    let mut observer = node.mqtt5("observer").await;
+    run_systems(&mut victim, &["v/s"]).await;
+
+    // A will that disconnects another client is refused like the op; its own systems still
+    // stop because its session ended. A will that is not JSON changes nothing else either.
+    for (id, will) in [
+        ("rogue", disconnect_will("victim")),
+        ("garbled", b"{not json".to_vec()),
+        ("empty", Vec::new()),
+    ] {
+        let mut client = OpClient::connect_with_will(port, "testnode", id, Version::V4, will).await;
+        let system = format!("{id}/s");
+        run_systems(&mut client, &[&system]).await;
+        client.kill().await;
+        wait_for_state(&mut observer, &system, "stopped").await;
+        assert_eq!(
+            state_of(&mut observer, "v/s").await,
+            "running",
+            "after {id}"
+        );
+    }
+    assert_quiet(&mut victim, "another client's will").await;
+    assert_quiet(&mut observer, "another client's will").await;
+    publish(&mut victim, &output_feed("v/s"), json!("still mine")).await;
+}

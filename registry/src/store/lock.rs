@@ -15,6 +15,7 @@ pub const FILE_NAME: &str = "nodebus.lock";
 #[derive(Debug)]
 pub struct DirLock {
     _file: Option<File>,
+    writable: bool,
 }
 
 impl DirLock {
@@ -27,32 +28,46 @@ impl DirLock {
             path: data_dir.to_path_buf(),
             source,
         };
-        let file = match OpenOptions::new()
+        let (file, writable) = match OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
         {
-            Ok(file) => file,
+            Ok(file) => (file, true),
             Err(error) if is_read_only(&error) => match File::open(&path) {
-                Ok(file) => file,
+                Ok(file) => (file, false),
                 Err(_) if may_skip => {
                     tracing::warn!(path = %path.display(), "data directory is read-only and has no lock file; not locking it");
-                    return Ok(DirLock { _file: None });
+                    return Ok(DirLock {
+                        _file: None,
+                        writable: false,
+                    });
                 }
                 Err(_) => return Err(failed(error)),
             },
             Err(error) => return Err(failed(error)),
         };
         match file.try_lock() {
-            Ok(()) => Ok(DirLock { _file: Some(file) }),
+            Ok(()) => Ok(DirLock {
+                _file: Some(file),
+                writable,
+            }),
             Err(TryLockError::WouldBlock) => Err(StoreError::Locked {
                 path: data_dir.to_path_buf(),
                 lock: path,
             }),
             Err(TryLockError::Error(error)) => Err(failed(error)),
         }
+    }
+}
+
+impl DirLock {
+    /// False when the data directory (or its lock file) cannot be written: then nothing in it
+    /// can be, and the store must open read-only.
+    pub fn writable(&self) -> bool {
+        self.writable
     }
 }
 

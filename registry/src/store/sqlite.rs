@@ -60,12 +60,26 @@ impl SqliteStore {
             }
         }
         let dir_lock = DirLock::take(data_dir, true)?;
-        let flags = if read_only {
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        // A directory nobody may write (a read-only mount, a failing SD card) cannot hold the
+        // WAL's index file either: such a database is read as immutable.
+        let immutable = !dir_lock.writable();
+        read_only |= immutable;
+        let opened = if immutable {
+            Connection::open_with_flags(
+                immutable_uri(&path),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        } else if read_only {
+            Connection::open_with_flags(
+                &path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
         } else {
-            OpenFlags::default()
+            Connection::open_with_flags(&path, OpenFlags::default())
         };
-        let connection = match Connection::open_with_flags(&path, flags) {
+        let connection = match opened {
             Ok(connection) => connection,
             Err(_) if read_only && !path.exists() => {
                 return Err(StoreError::ReadOnlyEmpty {
@@ -266,5 +280,38 @@ impl Store for SqliteStore {
             )));
         }
         self.write(changes).map_err(commit_error)
+    }
+}
+
+/// `file:<path>?immutable=1`, with the characters SQLite's URI syntax reserves escaped.
+fn immutable_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3F"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::immutable_uri;
+    use std::path::Path;
+
+    #[test]
+    fn immutable_uris_escape_what_sqlite_reserves() {
+        assert_eq!(
+            immutable_uri(Path::new("/data/a b/nodebus.db")),
+            "file:/data/a b/nodebus.db?immutable=1"
+        );
+        assert_eq!(
+            immutable_uri(Path::new("/d/100%?#/x.db")),
+            "file:/d/100%25%3F%23/x.db?immutable=1"
+        );
     }
 }

@@ -49,7 +49,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_producer_consumer_walk_through() {
     let node = TestNode::start().await;
-    let mut producer = node.mqtt("truck-01-agent").await;
+    let mut producer = node.mqtt("truck-01-gateway").await;
     let mut consumer = node.mqtt5("dashboard-app").await;
 
     // The producer describes its data and its system, and starts it.

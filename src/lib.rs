@@ -192,18 +192,26 @@ impl Running {
         self.http_addr
     }
 
-    /// Stops accepting, lets open HTTP requests finish, closes MQTT clients and waits for the
-    /// op consumer to answer what was already received, at most `shutdown_timeout`. Every
-    /// acknowledged write is already durable, so a timed-out stop loses nothing acknowledged.
+    /// Stops gracefully, within `shutdown_timeout`: accepts no new connections and reads no new
+    /// ops, lets open HTTP requests finish, answers every MQTT op already received (its replies
+    /// still reach the client), then closes the MQTT connections. Every acknowledged write is
+    /// durable already, so a stop that times out loses nothing that was acknowledged.
     pub async fn stop(self) -> Stopped {
         self.shutdown.trigger();
-        self.broker.shutdown();
+        self.broker.pause();
         let adapter = self.mqtt_adapter;
         let broker = self.broker;
         let http_task = self.http_task;
         let timer_task = self.timer_task;
         let drain = async move {
             let _ = http_task.await;
+            while broker.queued_inbound() > 0 || adapter.in_flight() > 0 {
+                tokio::time::sleep(DRAIN_POLL).await;
+            }
+            // The last replies are queued for the router; give it a moment to hand them to the
+            // connections before they close.
+            tokio::time::sleep(REPLY_GRACE).await;
+            broker.shutdown();
             let _ = timer_task.await;
             drop(broker);
             let _ = tokio::task::spawn_blocking(move || adapter.join()).await;
@@ -214,6 +222,11 @@ impl Running {
         }
     }
 }
+
+/// How often a stop looks whether the received ops are answered.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+/// How long a stop lets the last replies travel before closing MQTT connections.
+const REPLY_GRACE: Duration = Duration::from_millis(100);
 
 /// Opens the store, binds both listeners and starts serving. Errors name what failed.
 pub async fn start(config: Config) -> Result<Running, StartError> {

@@ -8,6 +8,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -26,6 +27,7 @@ const LANE_CAPACITY: usize = 1024;
 
 pub struct MqttAdapter {
     threads: Vec<JoinHandle<()>>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 enum Work {
@@ -43,6 +45,7 @@ struct Lane {
     engine: Arc<Engine>,
     courier: Courier,
     timer: TimerHandle,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl MqttAdapter {
@@ -56,12 +59,14 @@ impl MqttAdapter {
     ) -> std::io::Result<Self> {
         let mut threads = Vec::with_capacity(lanes + 1);
         let mut senders = Vec::with_capacity(lanes);
+        let in_flight = Arc::new(AtomicUsize::new(0));
         for index in 0..lanes.max(1) {
             let (tx, rx) = sync_channel(LANE_CAPACITY);
             let lane = Lane {
                 engine: engine.clone(),
                 courier: courier.clone(),
                 timer: timer.clone(),
+                in_flight: in_flight.clone(),
             };
             threads.push(
                 std::thread::Builder::new()
@@ -70,12 +75,18 @@ impl MqttAdapter {
             );
             senders.push(tx);
         }
+        let counter = in_flight.clone();
         threads.push(
             std::thread::Builder::new()
                 .name("nodebus-mqtt-dispatch".into())
-                .spawn(move || dispatch(inbox, senders))?,
+                .spawn(move || dispatch(inbox, senders, &counter))?,
         );
-        Ok(MqttAdapter { threads })
+        Ok(MqttAdapter { threads, in_flight })
+    }
+
+    /// Ops and session ends taken from the inbox and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
     }
 
     /// Waits until the inbox has been closed and every lane has answered what it held.
@@ -92,7 +103,7 @@ fn lane_of(client_id: &str, lanes: usize) -> usize {
     (hasher.finish() % lanes as u64) as usize
 }
 
-fn dispatch(mut inbox: Inbox, lanes: Vec<SyncSender<Work>>) {
+fn dispatch(mut inbox: Inbox, lanes: Vec<SyncSender<Work>>, in_flight: &AtomicUsize) {
     while let Some(inbound) = inbox.blocking_recv() {
         let (client_id, work) = match inbound {
             Inbound::Message {
@@ -119,6 +130,7 @@ fn dispatch(mut inbox: Inbox, lanes: Vec<SyncSender<Work>>) {
             }
         };
         let lane = &lanes[lane_of(&client_id, lanes.len())];
+        in_flight.fetch_add(1, Ordering::AcqRel);
         if lane.send(work).is_err() {
             tracing::error!("an MQTT lane has stopped; ops can no longer be answered");
             return;
@@ -140,6 +152,7 @@ impl Lane {
                     self.timer.poke();
                 }
             }
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     }
 

@@ -49,6 +49,7 @@ pub(crate) async fn serve(
     mut stream: TcpStream,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
+    mut pause: watch::Receiver<bool>,
 ) {
     let active = ActiveGuard::new(shared.clone());
     if let Err(e) = stream.set_nodelay(true) {
@@ -90,7 +91,14 @@ pub(crate) async fn serve(
 
     let keep_alive = (keep_alive != 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let end = conn
-        .run(&mut stream, &mut rx, rest, keep_alive, &mut shutdown)
+        .run(
+            &mut stream,
+            &mut rx,
+            rest,
+            keep_alive,
+            &mut shutdown,
+            &mut pause,
+        )
         .await;
     let why = match &end {
         End::Unclean(why, _) => why,
@@ -152,9 +160,11 @@ impl Connection {
         mut buf: BytesMut,
         keep_alive: Option<Duration>,
         shutdown: &mut watch::Receiver<bool>,
+        pause: &mut watch::Receiver<bool>,
     ) -> End {
         let mut last_inbound = Instant::now();
         let mut inbound_pending = !buf.is_empty();
+        let mut reading = !*pause.borrow_and_update();
         loop {
             if inbound_pending {
                 inbound_pending = false;
@@ -169,9 +179,9 @@ impl Connection {
                     return end;
                 }
             }
-            let deadline = keep_alive.map(|ka| last_inbound + ka);
+            let deadline = keep_alive.filter(|_| reading).map(|ka| last_inbound + ka);
             tokio::select! {
-                read = stream.read_buf(&mut buf) => match read {
+                read = stream.read_buf(&mut buf), if reading => match read {
                     Ok(0) => return End::Unclean("closed by client", None),
                     Ok(_) => {
                         last_inbound = Instant::now();
@@ -216,6 +226,7 @@ impl Connection {
                 _ = sleep_until(deadline), if deadline.is_some() => {
                     return End::Unclean("keep-alive timeout", Some(DisconnectReasonCode::KeepAliveTimeout));
                 }
+                _ = shared::shutdown_requested(pause), if reading => reading = false,
                 _ = shared::shutdown_requested(shutdown) => return End::Shutdown,
             }
         }

@@ -42,6 +42,8 @@ pub struct Broker {
     local_addr: SocketAddr,
     publisher: Publisher,
     shutdown: watch::Sender<bool>,
+    pause: watch::Sender<bool>,
+    inbox: tokio::sync::mpsc::WeakSender<Inbound>,
 }
 
 impl Broker {
@@ -79,7 +81,9 @@ impl Broker {
         let publisher = publisher::start(&config.node_id, tx, rx)?;
 
         let (inbox_tx, inbox) = Inbox::channel(config.inbox_capacity);
+        let inbox_watch = inbox_tx.downgrade();
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (pause, pause_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             node_id: config.node_id.clone(),
             max_packet_bytes: config.max_packet_bytes,
@@ -91,13 +95,15 @@ impl Broker {
             publisher: publisher.clone(),
             active: AtomicUsize::new(0),
         });
-        tokio::spawn(listener::run(listener, shared, shutdown_rx));
+        tokio::spawn(listener::run(listener, shared, shutdown_rx, pause_rx));
         tracing::info!(%local_addr, node_id = %config.node_id, "MQTT broker listening");
         Ok((
             Broker {
                 local_addr,
                 publisher,
                 shutdown,
+                pause,
+                inbox: inbox_watch,
             },
             inbox,
         ))
@@ -117,6 +123,22 @@ impl Broker {
     /// wills fire as MQTT prescribes when the server closes a connection). Best effort and
     /// immediate. rumqttd's router thread cannot be stopped: it lives until the process exits.
     pub fn shutdown(&self) {
+        let _ = self.pause.send(true);
         let _ = self.shutdown.send(true);
+    }
+
+    /// The first step of a graceful stop: accept no new connections and read nothing more from
+    /// the live ones, while replies and deliveries still reach them. Keep-alive timers stop too,
+    /// so no client is dropped for the silence this causes.
+    pub fn pause(&self) {
+        let _ = self.pause.send(true);
+    }
+
+    /// Events received from clients and not yet taken from the `Inbox`.
+    pub fn queued_inbound(&self) -> usize {
+        self.inbox
+            .upgrade()
+            .map(|sender| sender.max_capacity() - sender.capacity())
+            .unwrap_or(0)
     }
 }

@@ -1,4 +1,4 @@
-//! The accept loop: one task per connection, until shutdown.
+//! The accept loop: one task per connection, until the broker pauses or shuts down.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +12,15 @@ use crate::shared::{self, Shared};
 pub(crate) async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    mut pause: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
-                    tokio::spawn(connection::serve(stream, shared.clone(), shutdown.clone()));
+                    tokio::spawn(connection::serve(stream, shared.clone(), shutdown.clone(), pause.clone()));
                 }
                 Err(e) => {
                     // Typically out of file descriptors: back off instead of spinning.
@@ -27,7 +28,8 @@ pub(crate) async fn run(
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
-            _ = shared::shutdown_requested(&mut shutdown) => break,
+            // A pause (the first step of every shutdown) ends accepting: the port is freed.
+            _ = shared::shutdown_requested(&mut pause) => break,
         }
     }
 }

@@ -100,9 +100,24 @@ fn run(cli: Cli) -> Result<()> {
             return Ok(());
         }
     };
+    let report = match durability(&cli.workload) {
+        Some(mode) => report.with_extra("durability", mode.into()),
+        None => report,
+    };
     print(&report, cli.json);
     clients.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(())
+}
+
+/// The store durability asked of an in-process or child node, for the report.
+fn durability(workload: &Workload) -> Option<String> {
+    match workload {
+        Workload::Op(args) => args.target.durability.clone(),
+        Workload::Feed(args) | Workload::RawFanout(args) => args.target.durability.clone(),
+        Workload::Http(args) => args.target.durability.clone(),
+        Workload::Connections(args) => args.target.durability.clone(),
+        _ => None,
+    }
 }
 
 fn print(report: &Report, json: bool) {

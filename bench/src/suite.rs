@@ -97,9 +97,11 @@ pub fn run(runtime: &Runtime, args: &SuiteArgs, json: bool) -> Result<Vec<Row>> 
         report: op_half?,
     });
 
+    // One producer with as many publishes in flight as echo has round trips in flight.
     let feed_one = FeedArgs {
         load: LoadArgs {
             clients: 1,
+            window: args.window * args.clients.max(1),
             ..load.clone()
         },
         target: target.clone(),
@@ -115,7 +117,12 @@ pub fn run(runtime: &Runtime, args: &SuiteArgs, json: bool) -> Result<Vec<Row>> 
         report: feed?,
     });
 
+    // Fan-outs: the window is per consumer (deliveries in flight = window × consumers).
     let fan = FeedArgs {
+        load: LoadArgs {
+            clients: 1,
+            ..load.clone()
+        },
         consumers: args.fanout,
         ..feed_one.clone()
     };

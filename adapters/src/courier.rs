@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use nodebus_broker::Publisher;
-use nodebus_registry::Delivery;
+use nodebus_registry::Outcome;
 use serde_json::Value;
 
 /// Cheap to clone; counts what it sends so the logs can report it.
@@ -38,31 +38,42 @@ impl Courier {
         }
     }
 
-    /// Publishes each delivery to its recipient's out-topic, in order.
-    pub fn deliver(&self, deliveries: &[Delivery]) {
-        for delivery in deliveries {
-            self.counters.deliveries.fetch_add(1, Ordering::Relaxed);
+    /// Publishes each of the outcome's deliveries to its recipient's out-topic, in order:
+    /// first those built as values, then those the engine serialised itself.
+    pub fn deliver(&self, outcome: &Outcome) {
+        let count = outcome.deliveries.len() + outcome.encoded.len();
+        if count == 0 {
+            return;
+        }
+        self.counters
+            .deliveries
+            .fetch_add(count as u64, Ordering::Relaxed);
+        for delivery in &outcome.deliveries {
             self.publish(&delivery.client_id, &delivery.message);
+        }
+        for encoded in &outcome.encoded {
+            self.send(&encoded.client_id, Bytes::copy_from_slice(&encoded.payload));
         }
     }
 
     /// Deliveries caused by an HTTP request. HTTP has no push channel: they go to the
     /// recipients' MQTT out-topics like any other, and are counted apart for the logs.
-    pub fn deliver_from_http(&self, deliveries: &[Delivery]) {
-        if deliveries.is_empty() {
+    pub fn deliver_from_http(&self, outcome: &Outcome) {
+        let count = outcome.deliveries.len() + outcome.encoded.len();
+        if count == 0 {
             return;
         }
         let total = self
             .counters
             .deliveries_from_http
-            .fetch_add(deliveries.len() as u64, Ordering::Relaxed)
-            + deliveries.len() as u64;
+            .fetch_add(count as u64, Ordering::Relaxed)
+            + count as u64;
         tracing::debug!(
-            count = deliveries.len(),
+            count,
             total,
             "deliveries caused by an HTTP request sent to MQTT out-topics"
         );
-        self.deliver(deliveries);
+        self.deliver(outcome);
     }
 
     /// Messages that could not be queued for the broker since start.
@@ -79,6 +90,10 @@ impl Courier {
                 return;
             }
         };
+        self.send(client_id, payload);
+    }
+
+    fn send(&self, client_id: &str, payload: Bytes) {
         if let Err(error) = self.publisher.send_to_client(client_id, payload) {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(client = client_id, %error, "a message could not be queued");

@@ -192,7 +192,7 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         }
     };
     log_request("http", &client_id, &outcome);
-    state.courier.deliver_from_http(&outcome.deliveries);
+    state.courier.deliver_from_http(&outcome);
     state.timer.poke();
     let status = http_status(outcome.status.kind);
     json_response(status, &replies_body(&outcome))

@@ -148,7 +148,7 @@ impl Lane {
                         self.op(&client_id, &will, "mqtt-will");
                     }
                     let outcome = self.engine.client_gone(&client_id, Instant::now());
-                    self.courier.deliver(&outcome.deliveries);
+                    self.courier.deliver(&outcome);
                     self.timer.poke();
                 }
             }
@@ -160,7 +160,7 @@ impl Lane {
         let outcome = self.engine.handle(client_id, payload, Instant::now());
         log_request(transport, client_id, &outcome);
         self.courier.reply(client_id, &outcome.replies);
-        self.courier.deliver(&outcome.deliveries);
+        self.courier.deliver(&outcome);
         self.timer.poke();
     }
 }

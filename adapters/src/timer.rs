@@ -43,7 +43,7 @@ pub fn spawn_request_timer(
                 let outcome = engine.expire(now);
                 if !outcome.deliveries.is_empty() {
                     tracing::debug!(count = outcome.deliveries.len(), "requests timed out");
-                    courier.deliver(&outcome.deliveries);
+                    courier.deliver(&outcome);
                 }
             }
             let sleep_for = engine

@@ -94,7 +94,7 @@ fn publish(c: &mut Criterion) {
         let engine = feed_engine(subscribers);
         let op = br#"{"op":"publish","correl":"7","output-feed":"prod/s/untyped_output_feed","msg":{"t":21.5,"seq":12345}}"#;
         let outcome = engine.handle("prod", op, Instant::now());
-        assert_eq!(outcome.deliveries.len(), subscribers);
+        assert_eq!(outcome.encoded.len(), subscribers);
         group.bench_function(format!("{subscribers}-subscribers"), |b| {
             b.iter(|| engine.handle("prod", op, Instant::now()))
         });

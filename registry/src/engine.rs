@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value};
 
-pub use crate::outcome::{Delivery, Outcome};
+pub use crate::outcome::{Delivery, Encoded, Outcome};
 
 use crate::article::Article;
 use crate::builtins;

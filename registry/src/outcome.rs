@@ -12,6 +12,26 @@ pub struct Delivery {
     pub message: Value,
 }
 
+/// A delivery already serialised for the wire: what fan-out produces, so that a message sent
+/// to many recipients is serialised once and only the framing around it is written per
+/// recipient. [`Encoded::to_delivery`] gives the same message as a [`Delivery`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    pub client_id: String,
+    /// One JSON object, UTF-8.
+    pub payload: Vec<u8>,
+}
+
+impl Encoded {
+    /// The message as a JSON value (for tests and logs; the transport sends `payload`).
+    pub fn to_delivery(&self) -> Delivery {
+        Delivery {
+            client_id: self.client_id.clone(),
+            message: serde_json::from_slice(&self.payload).unwrap_or(Value::Null),
+        }
+    }
+}
+
 /// The result of one op.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -21,6 +41,8 @@ pub struct Outcome {
     pub replies: Vec<Value>,
     /// For other clients.
     pub deliveries: Vec<Delivery>,
+    /// For other clients, already serialised; sent after `deliveries`.
+    pub encoded: Vec<Encoded>,
     /// The final status (the same as in the last reply).
     pub status: Status,
 }
@@ -38,6 +60,7 @@ impl Outcome {
             op: None,
             replies,
             deliveries,
+            encoded: Vec::new(),
             status,
         }
     }
@@ -48,8 +71,28 @@ impl Outcome {
             op: None,
             replies: Vec::new(),
             deliveries,
+            encoded: Vec::new(),
             status,
         }
+    }
+
+    /// Data replies, then the status message carrying `correl`; deliveries already serialised.
+    pub fn with_encoded(
+        correl: &Value,
+        replies: Vec<Value>,
+        encoded: Vec<Encoded>,
+        status: Status,
+    ) -> Outcome {
+        let mut outcome = Outcome::new(correl, replies, Vec::new(), status);
+        outcome.encoded = encoded;
+        outcome
+    }
+
+    /// Every delivery as a JSON value, `deliveries` then `encoded` (the order they are sent in).
+    pub fn all_deliveries(&self) -> Vec<Delivery> {
+        let mut all = self.deliveries.clone();
+        all.extend(self.encoded.iter().map(Encoded::to_delivery));
+        all
     }
 
     /// Just the status message.

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::acting_for;
 use crate::feed_pattern::FeedPattern;
 use crate::op::Payload;
-use crate::outcome::{Delivery, Outcome};
+use crate::outcome::{Encoded, Outcome};
 use crate::records::Mode;
 use crate::registry::Registry;
 use crate::status::{Entity, Kind, Operation, Status};
@@ -30,31 +30,63 @@ pub fn publish(
     ) {
         return Outcome::status_only(correl, status);
     }
-    let deliveries: Vec<Delivery> = registry
+    let recipients = registry
         .wiring()
         .consumers(output_feed)
         .filter_map(|input_feed| {
             // A consumer that is not running has no owner; stopping cancels its wirings, so
             // this only skips what should not exist.
             let owner = registry.owner_of_service(input_feed)?;
-            Some(Delivery {
-                client_id: owner.to_string(),
-                message: json!({
-                    "op": "feed-message",
-                    "output-feed": output_feed,
-                    "input-feed": input_feed,
-                    "msg": payload.msg,
-                    "encoding": payload.encoding,
-                }),
-            })
-        })
-        .collect();
-    Outcome::new(
-        correl,
-        Vec::new(),
-        deliveries,
-        Status::ok(Operation::Publish, Entity::System),
-    )
+            Some((input_feed, owner))
+        });
+    match feed_messages(output_feed, payload, recipients) {
+        Ok(encoded) => Outcome::with_encoded(
+            correl,
+            Vec::new(),
+            encoded,
+            Status::ok(Operation::Publish, Entity::System),
+        ),
+        Err(error) => Outcome::status_only(
+            correl,
+            Status::new(
+                Kind::Internal,
+                Operation::Publish,
+                Entity::System,
+                format!("message could not be encoded: {error}"),
+            ),
+        ),
+    }
+}
+
+/// One `feed-message` per `(input feed, owner)`:
+/// `{"op":"feed-message","output-feed":…,"input-feed":…,"msg":…,"encoding":…}`, the members
+/// in that order. `msg` and everything but the input feed are serialised once and copied into
+/// each message; strings are escaped by serde_json.
+fn feed_messages<'a>(
+    output_feed: &str,
+    payload: &Payload,
+    recipients: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Encoded>, serde_json::Error> {
+    let mut head = br#"{"op":"feed-message","output-feed":"#.to_vec();
+    serde_json::to_writer(&mut head, output_feed)?;
+    head.extend_from_slice(br#","input-feed":"#);
+    let mut tail = br#","msg":"#.to_vec();
+    serde_json::to_writer(&mut tail, &payload.msg)?;
+    tail.extend_from_slice(br#","encoding":"#);
+    serde_json::to_writer(&mut tail, &payload.encoding)?;
+    tail.push(b'}');
+    let mut encoded = Vec::new();
+    for (input_feed, owner) in recipients {
+        let mut message = Vec::with_capacity(head.len() + input_feed.len() + 2 + tail.len());
+        message.extend_from_slice(&head);
+        serde_json::to_writer(&mut message, input_feed)?;
+        message.extend_from_slice(&tail);
+        encoded.push(Encoded {
+            client_id: owner.to_string(),
+            payload: message,
+        });
+    }
+    Ok(encoded)
 }
 
 /// `subscribe`: wires every registered output feed the patterns match, remembers the patterns

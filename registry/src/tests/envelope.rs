@@ -23,7 +23,7 @@ fn raw(engine: &Engine, bytes: &[u8], code: &str) -> Value {
     assert_eq!(reply["op"], "status");
     assert_eq!(reply["status"], code, "{reply}");
     assert_eq!(outcome.status.code(), code);
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     reply["correl"].clone()
 }
 

@@ -66,7 +66,7 @@ fn producer_consumer_walk_through() {
         json!({"op":"publish","output-feed":"p1/temp_sensor/hum","msg":40}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     // A stopped producer is wired but cannot publish; once running it reaches the consumer.
     expect_as(
         &engine,
@@ -90,7 +90,7 @@ fn producer_consumer_walk_through() {
         json!({"op":"publish","output-feed":"p1/temp_sensor/temp","msg":"22"}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     assert!(wirings(&engine).is_empty());
 }
 
@@ -140,7 +140,7 @@ fn publish_passes_any_json_through_unchanged() {
         std::time::Instant::now(),
     );
     assert_eq!(
-        outcome.deliveries[0].message["msg"].to_string(),
+        outcome.all_deliveries()[0].message["msg"].to_string(),
         "12345678901234567890"
     );
     for (encoding, reported) in [
@@ -156,7 +156,10 @@ fn publish_passes_any_json_through_unchanged() {
             json!({"op":"publish","output-feed":"p1/temp_sensor/temp","msg":"x","encoding":encoding}),
             "00000",
         );
-        assert_eq!(outcome.deliveries[0].message["encoding"], json!(reported));
+        assert_eq!(
+            outcome.all_deliveries()[0].message["encoding"],
+            json!(reported)
+        );
     }
 }
 
@@ -208,7 +211,7 @@ fn publish_checks() {
     ];
     for (request, code) in cases {
         let outcome = expect_as(&engine, "sensor", request.clone(), code);
-        assert!(outcome.deliveries.is_empty(), "{request}");
+        assert!(outcome.all_deliveries().is_empty(), "{request}");
     }
     // Publishing with nobody wired succeeds.
     let outcome = expect_as(
@@ -218,7 +221,7 @@ fn publish_checks() {
         "00000",
     );
     // d/dash subscribed to */*/*, which includes its own output feed.
-    assert_eq!(outcome.deliveries.len(), 1);
+    assert_eq!(outcome.all_deliveries().len(), 1);
     expect_as(
         &engine,
         "dash",
@@ -231,7 +234,7 @@ fn publish_checks() {
         json!({"op":"publish","output-feed":"d/dash/untyped_output_feed","msg":null}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
 }
 
 #[test]
@@ -400,7 +403,7 @@ fn feeds_registered_later_are_wired_and_announced() {
         ]
     );
     assert!(outcome
-        .deliveries
+        .all_deliveries()
         .iter()
         .all(|d| d.message.get("correl").is_none()));
     // Re-registering with the same services wires nothing new and announces nothing.
@@ -409,14 +412,14 @@ fn feeds_registered_later_are_wired_and_announced() {
         json!({"op":"register:system","id":"p3/temp_sensor","type":"temp_sensor","desc":"again"}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     // A system that matches no pattern: nothing.
     let outcome = expect(
         &engine,
         json!({"op":"register:system","id":"p3/other","type":"simple_system"}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     // Re-registering a stopped system with another type: lost feeds are announced as lost,
     // new matching feeds as subscriptions.
     expect(
@@ -533,7 +536,7 @@ fn unsubscribe_subsets_and_all() {
         json!({"op":"register:system","id":"p4/temp_sensor","type":"temp_sensor"}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
 
     // Unsubscribing what is not subscribed is fine.
     expect_as(
@@ -702,7 +705,7 @@ fn publishing_concurrently_with_subscription_changes() {
                     json!({"op":"publish","output-feed":"p1/temp_sensor/temp","msg":index}),
                 );
                 assert!(outcome.status.is_ok());
-                assert!(outcome.deliveries.len() <= 1);
+                assert!(outcome.all_deliveries().len() <= 1);
             }
         })
     };

@@ -159,7 +159,7 @@ fn notify_sends_nothing_when_any_check_fails() {
     ];
     for (request, code, words) in cases {
         let outcome = expect_as(&engine, "dash", request.clone(), code);
-        assert!(outcome.deliveries.is_empty(), "{request}");
+        assert!(outcome.all_deliveries().is_empty(), "{request}");
         assert!(
             outcome.status.msg.contains(words),
             "{request}: {}",
@@ -197,7 +197,7 @@ fn request_and_responses_with_several_targets() {
     assert_eq!(delivered(&outcome), [("dash".to_string(), answer(LOG_RR))]);
     // Answered once: a second answer is refused and goes nowhere.
     let outcome = expect_as(&engine, "log", response_from(LOG_RR, json!("r1")), "20B0A");
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     assert!(
         outcome.status.msg.contains("no pending request"),
         "{}",
@@ -226,7 +226,7 @@ fn request_and_responses_with_several_targets() {
     );
     expect_as(&engine, "log", response_from(LOG_RR, json!("7")), "20B0A");
     let outcome = expect_as(&engine, "log", response_from(LOG_RR, json!(7)), "00000");
-    assert_eq!(outcome.deliveries[0].message["correl"], json!(7));
+    assert_eq!(outcome.all_deliveries()[0].message["correl"], json!(7));
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn request_times_out_and_a_late_response_is_dropped() {
 
     // Not yet due.
     let outcome = engine.expire(t0 + Duration::from_millis(99));
-    assert!(outcome.deliveries.is_empty() && outcome.replies.is_empty());
+    assert!(outcome.all_deliveries().is_empty() && outcome.replies.is_empty());
     // d/dash answers its own part in time.
     let outcome = send_at(
         "dash",
@@ -285,14 +285,17 @@ fn request_times_out_and_a_late_response_is_dropped() {
         t0 + Duration::from_millis(150),
     );
     assert_eq!(outcome.status.code(), "20B0A");
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     // Expiring again finds nothing new; the last one goes at its own deadline.
     assert!(engine
         .expire(t0 + Duration::from_millis(200))
-        .deliveries
+        .all_deliveries()
         .is_empty());
     assert_eq!(
-        engine.expire(t0 + Duration::from_secs(60)).deliveries.len(),
+        engine
+            .expire(t0 + Duration::from_secs(60))
+            .all_deliveries()
+            .len(),
         1
     );
     assert_eq!(engine.next_deadline(), None);
@@ -303,7 +306,7 @@ fn request_times_out_and_a_late_response_is_dropped() {
         json!({"op":"request","correl":"now","solicit-response":DASH_SR,"request-response":LOG_RR,"msg":1,"timeout-ms":0}),
         t0,
     );
-    assert_eq!(engine.expire(t0).deliveries.len(), 1);
+    assert_eq!(engine.expire(t0).all_deliveries().len(), 1);
     let outcome = send_at(
         "dash",
         json!({"op":"request","correl":"far","solicit-response":DASH_SR,"request-response":LOG_RR,"msg":1,"timeout-ms":u64::MAX}),
@@ -311,7 +314,7 @@ fn request_times_out_and_a_late_response_is_dropped() {
     );
     assert!(outcome.status.is_ok());
     let year = Duration::from_secs(365 * 24 * 3600);
-    assert!(engine.expire(t0 + 100 * year).deliveries.is_empty());
+    assert!(engine.expire(t0 + 100 * year).all_deliveries().is_empty());
 }
 
 #[test]
@@ -359,7 +362,7 @@ fn request_checks_send_nothing_on_failure() {
     ];
     for (request, code) in cases {
         let outcome = expect_as(&engine, "dash", request.clone(), code);
-        assert!(outcome.deliveries.is_empty(), "{request}");
+        assert!(outcome.all_deliveries().is_empty(), "{request}");
     }
     assert_eq!(engine.next_deadline(), None);
     // Nothing was left pending by the refusals.
@@ -434,7 +437,7 @@ fn response_checks() {
     ];
     for (client, request, code, words) in cases {
         let outcome = expect_as(&engine, client, request.clone(), code);
-        assert!(outcome.deliveries.is_empty(), "{request}");
+        assert!(outcome.all_deliveries().is_empty(), "{request}");
         assert!(
             outcome.status.msg.contains(words),
             "{request}: {}",
@@ -444,7 +447,7 @@ fn response_checks() {
     // Still pending after all that.
     assert_eq!(
         expect_as(&engine, "log", response_from(LOG_RR, json!("r")), "00000")
-            .deliveries
+            .all_deliveries()
             .len(),
         1
     );
@@ -464,7 +467,7 @@ fn stopping_the_requester_drops_its_pending_requests() {
     assert_eq!(engine.next_deadline(), None);
     assert!(engine
         .expire(t0 + Duration::from_secs(1))
-        .deliveries
+        .all_deliveries()
         .is_empty());
     expect_as(&engine, "log", response_from(LOG_RR, json!("r")), "20B0A");
     // The same through the end of the client's session.
@@ -483,7 +486,7 @@ fn stopping_the_requester_drops_its_pending_requests() {
     assert_eq!(
         engine
             .expire(t0 + Duration::from_millis(10))
-            .deliveries
+            .all_deliveries()
             .len(),
         1
     );
@@ -501,7 +504,7 @@ fn pending_requests_are_bounded_per_client() {
         ),
         "50A0A",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     expect_as(
         &engine,
         "dash",
@@ -571,7 +574,7 @@ fn acting_for_another_clients_system_is_denied_for_every_op() {
     ];
     for (request, code) in cases {
         let outcome = expect_as(&engine, "dash", request.clone(), code);
-        assert!(outcome.deliveries.is_empty(), "{request}");
+        assert!(outcome.all_deliveries().is_empty(), "{request}");
     }
     assert_eq!(
         keys(

@@ -95,7 +95,7 @@ pub fn expect_as(engine: &Engine, client: &str, request: Value, code: &str) -> O
 /// The deliveries of an outcome as `(client, message)` pairs, for compact comparisons.
 pub fn delivered(outcome: &Outcome) -> Vec<(String, Value)> {
     outcome
-        .deliveries
+        .all_deliveries()
         .iter()
         .map(|delivery| (delivery.client_id.clone(), delivery.message.clone()))
         .collect()

@@ -759,7 +759,7 @@ fn deregistering_a_producer_drops_its_wirings_and_tells_consumers() {
         "00000",
     );
     assert_eq!(
-        outcome.deliveries,
+        outcome.all_deliveries(),
         vec![crate::Delivery {
             client_id: "consumer-client".to_string(),
             message: json!({"op":"lost-subscriptions","output-feeds":["p1/s1/untyped_output_feed"],"input-feed":"p2/c/untyped_input_feed"}),

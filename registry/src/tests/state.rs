@@ -61,7 +61,7 @@ fn wrong_state_missing_system_and_foreign_owner() {
             "{request}: {}",
             outcome.status.msg
         );
-        assert!(outcome.deliveries.is_empty());
+        assert!(outcome.all_deliveries().is_empty());
     }
     // Still alice's: she can stop it, then bob can start it and owns it.
     stop(&engine, "alice", "p1/temp_sensor");
@@ -123,7 +123,7 @@ fn stopping_a_consumer_cancels_its_wirings_and_patterns_but_not_its_producers() 
         json!({"op":"state:system","id":"d/dash","state":"stopped"}),
     );
     assert!(outcome.status.is_ok());
-    assert!(outcome.deliveries.is_empty(), "stopping tells no one");
+    assert!(outcome.all_deliveries().is_empty(), "stopping tells no one");
     // Its subscription is gone; the wiring it produces for d/log stays.
     assert_eq!(
         wirings(&engine),
@@ -136,7 +136,7 @@ fn stopping_a_consumer_cancels_its_wirings_and_patterns_but_not_its_producers() 
         json!({"op":"register:system","id":"p3/temp_sensor","type":"temp_sensor"}),
         "00000",
     );
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     assert_eq!(wirings(&engine).len(), 1);
     // The restarted producer (owned by whoever started it) reaches d/log again.
     let outcome = send_as(
@@ -233,7 +233,7 @@ fn client_gone_stops_only_what_the_client_owns_and_tells_no_one() {
     // The producer's client goes: consumers keep their wirings and hear nothing.
     let outcome = engine.client_gone("sensor", Instant::now());
     assert!(outcome.replies.is_empty());
-    assert!(outcome.deliveries.is_empty());
+    assert!(outcome.all_deliveries().is_empty());
     assert!(outcome.status.is_ok());
     assert_eq!(
         keys(
@@ -247,7 +247,7 @@ fn client_gone_stops_only_what_the_client_owns_and_tells_no_one() {
 
     // The consumer's client goes: its subscriptions go with it, d/log's stay.
     let outcome = engine.client_gone("dash", Instant::now());
-    assert!(outcome.replies.is_empty() && outcome.deliveries.is_empty());
+    assert!(outcome.replies.is_empty() && outcome.all_deliveries().is_empty());
     assert_eq!(
         wirings(&engine),
         ["d/dash/untyped_output_feed -> d/log/untyped_input_feed"]

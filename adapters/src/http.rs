@@ -163,21 +163,28 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         match Limited::new(request.into_body(), limit).collect().await {
             Ok(collected) => {
                 let body = collected.to_bytes();
-                let engine = state.engine.clone();
-                let client = client_id.clone();
-                // The engine may wait for a durable commit: keep that off the reactor.
-                match tokio::task::spawn_blocking(move || {
-                    engine.handle(&client, &body, Instant::now())
-                })
-                .await
-                {
+                let now = Instant::now();
+                // Ops that cannot wait for a commit are answered here on the connection's task;
+                // the rest may wait for a durable commit: that runs off the reactor.
+                match state.engine.handle_nonblocking(&client_id, &body, now) {
                     Ok(outcome) => outcome,
-                    Err(error) => {
-                        tracing::error!(%error, "op handler failed");
-                        return json_response(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            br#"{"error":"internal failure"}"#,
-                        );
+                    Err(deferred) => {
+                        let engine = state.engine.clone();
+                        let client = client_id.clone();
+                        match tokio::task::spawn_blocking(move || {
+                            engine.finish(&client, deferred, Instant::now())
+                        })
+                        .await
+                        {
+                            Ok(outcome) => outcome,
+                            Err(error) => {
+                                tracing::error!(%error, "op handler failed");
+                                return json_response(
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    br#"{"error":"internal failure"}"#,
+                                );
+                            }
+                        }
                     }
                 }
             }

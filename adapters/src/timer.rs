@@ -1,6 +1,7 @@
 //! Drives request timeouts: sleeps until the engine's next deadline, asks it to expire what is
 //! due and sends the resulting statuses. The engine itself never reads a clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,11 +18,19 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct TimerHandle {
     wake: Arc<Notify>,
+    engine: Arc<Engine>,
+    /// The engine's deadline generation at the last wake-up sent.
+    seen: Arc<AtomicU64>,
 }
 
 impl TimerHandle {
+    /// Wakes the timer if a deadline may have been added since the last wake-up; otherwise does
+    /// nothing, so that an op that adds none costs no task wake-up.
     pub fn poke(&self) {
-        self.wake.notify_one();
+        let generation = self.engine.deadline_generation();
+        if self.seen.swap(generation, Ordering::AcqRel) != generation {
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -32,7 +41,11 @@ pub fn spawn_request_timer(
     shutdown: Shutdown,
 ) -> (TimerHandle, tokio::task::JoinHandle<()>) {
     let wake = Arc::new(Notify::new());
-    let handle = TimerHandle { wake: wake.clone() };
+    let handle = TimerHandle {
+        wake: wake.clone(),
+        engine: engine.clone(),
+        seen: Arc::new(AtomicU64::new(engine.deadline_generation())),
+    };
     let task = tokio::spawn(async move {
         loop {
             let now = Instant::now();

@@ -2,6 +2,7 @@
 //! It does no IO of its own beyond the store commit; replies and deliveries are returned as data.
 //! It reads no clock either: time comes in as a parameter.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
@@ -164,6 +165,40 @@ pub struct Engine {
     registry: RwLock<Registry>,
     commits: GroupCommit,
     pending: Mutex<PendingTable>,
+    /// Counts `request` ops handled: a pending request (and its deadline) can only appear
+    /// through one. Lets a transport's timer skip the wake-up after every other op.
+    deadlines: AtomicU64,
+}
+
+/// A decoded op that may wait for a store commit or scan the registry: returned by
+/// [`Engine::handle_nonblocking`] and run by [`Engine::finish`].
+#[derive(Debug)]
+pub struct Deferred {
+    op: Box<Op>,
+    name: String,
+    correl: Value,
+}
+
+/// Whether running `op` may wait for a commit (writes, and starting or stopping systems, which
+/// wait until no system write is staged) or may take long (queries and subscriptions scan the
+/// registry). Everything else reads memory under short locks.
+fn may_wait(op: &Op) -> bool {
+    match op {
+        Op::QueryLocalNode
+        | Op::Publish { .. }
+        | Op::Notify { .. }
+        | Op::Request { .. }
+        | Op::Response { .. } => false,
+        Op::Register(_)
+        | Op::Deregister { .. }
+        | Op::Query { .. }
+        | Op::QueryNeighbours(_)
+        | Op::QueryServiceWiring { .. }
+        | Op::StateSystem { .. }
+        | Op::Disconnect { .. }
+        | Op::Subscribe { .. }
+        | Op::Unsubscribe { .. } => true,
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -206,6 +241,7 @@ impl Engine {
             registry: RwLock::new(registry),
             commits: GroupCommit::new(store),
             pending: Mutex::new(PendingTable::default()),
+            deadlines: AtomicU64::new(0),
         })
     }
 
@@ -227,24 +263,56 @@ impl Engine {
         &self.config
     }
 
-    /// Handles one request from `client_id`. `now` is the time used by timed ops.
+    /// Handles one request from `client_id`. `now` is the time used by timed ops. May wait for
+    /// a store commit; see [`Engine::handle_nonblocking`] for a caller that must not wait.
     pub fn handle(&self, client_id: &str, request: &[u8], now: Instant) -> Outcome {
+        match self.handle_nonblocking(client_id, request, now) {
+            Ok(outcome) => outcome,
+            Err(deferred) => self.finish(client_id, deferred, now),
+        }
+    }
+
+    /// Like [`Engine::handle`], but answers only ops that never wait for a commit and do a
+    /// bounded amount of work (`query:local-node`, `publish`, `notify`, `request`, `response`,
+    /// and every refusal of the envelope or of the op's fields). Any other op comes back
+    /// decoded as [`Deferred`], to be run with [`Engine::finish`] where waiting is fine; nothing
+    /// of it has been applied. The request is parsed once either way.
+    pub fn handle_nonblocking(
+        &self,
+        client_id: &str,
+        request: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, Deferred> {
         let request = match envelope::parse(
             request,
             self.config.max_request_bytes,
             self.config.max_depth,
         ) {
             Ok(request) => request,
-            Err(rejection) => return Outcome::status_only(&rejection.correl, rejection.status),
+            Err(rejection) => return Ok(Outcome::status_only(&rejection.correl, rejection.status)),
         };
         let decoded = ident::with_max_chars(self.config.max_identifier_chars, || {
             op::decode(&request.op, &request.fields)
         });
         let mut outcome = match decoded {
+            Ok(op) if may_wait(&op) => {
+                return Err(Deferred {
+                    op: Box::new(op),
+                    name: request.op,
+                    correl: request.correl,
+                })
+            }
             Ok(op) => self.dispatch(client_id, op, &request.correl, now),
             Err(status) => Outcome::status_only(&request.correl, status),
         };
         outcome.op = Some(request.op);
+        Ok(outcome)
+    }
+
+    /// Runs an op that [`Engine::handle_nonblocking`] deferred; may wait for a store commit.
+    pub fn finish(&self, client_id: &str, deferred: Deferred, now: Instant) -> Outcome {
+        let mut outcome = self.dispatch(client_id, *deferred.op, &deferred.correl, now);
+        outcome.op = Some(deferred.name);
         outcome
     }
 
@@ -253,6 +321,12 @@ impl Engine {
     /// response to it is refused. No replies; the status is always `00000`.
     pub fn expire(&self, now: Instant) -> Outcome {
         messages::expire(&mut self.pending.lock(), now)
+    }
+
+    /// Changes whenever a request deadline may have been added: a timer that saw the same
+    /// generation before need not look at [`Engine::next_deadline`] again.
+    pub fn deadline_generation(&self) -> u64 {
+        self.deadlines.load(Ordering::Acquire)
     }
 
     /// The earliest deadline of a pending request, for the transport's timer.
@@ -393,14 +467,18 @@ impl Engine {
                     timeout: timeout.or(self.config.default_request_timeout),
                     max_pending: self.config.max_pending_requests_per_client,
                 };
-                messages::request(
+                let outcome = messages::request(
                     &registry,
                     &mut self.pending.lock(),
                     client_id,
                     correl,
                     &args,
                     now,
-                )
+                );
+                // Counted after the pending entry exists: a timer poked after this op sees a
+                // new generation and then the new deadline.
+                self.deadlines.fetch_add(1, Ordering::AcqRel);
+                outcome
             }
             Op::Response {
                 request_response,
@@ -506,5 +584,56 @@ impl Engine {
             Vec::new(),
             Status::ok(Operation::Query, Entity::System),
         )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::time::Instant;
+
+    use super::{Engine, EngineConfig};
+    use crate::MemoryStore;
+
+    fn engine() -> Engine {
+        Engine::open(EngineConfig::new("n1"), Box::new(MemoryStore::new())).unwrap()
+    }
+
+    #[test]
+    fn nonblocking_answers_reads_and_refusals_and_defers_writes_unapplied() {
+        let engine = engine();
+        let now = Instant::now();
+        for request in [
+            r#"{"op":"query:local-node","correl":1}"#,
+            r#"{"op":"nope","correl":2}"#,
+            r#"{"correl":3}"#,
+            "not json",
+            r#"{"op":"register:platform","correl":4}"#,
+        ] {
+            let answered = engine.handle_nonblocking("c", request.as_bytes(), now);
+            let outcome = answered.expect(request);
+            assert_eq!(outcome, {
+                let mut again = engine.handle("c", request.as_bytes(), now);
+                if request == "not json" {
+                    // A fresh correl each time.
+                    again.replies = outcome.replies.clone();
+                }
+                again
+            });
+        }
+        let register = br#"{"op":"register:platform","id":"p1","type":"app","correl":5}"#;
+        let deferred = engine.handle_nonblocking("c", register, now).unwrap_err();
+        let query = br#"{"op":"query:platforms","id":"p1"}"#;
+        let before = engine.handle("c", query, now);
+        assert!(before.replies[0]["platforms"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let outcome = engine.finish("c", deferred, now);
+        assert_eq!(outcome.op.as_deref(), Some("register:platform"));
+        assert_eq!(outcome.replies.last().unwrap()["correl"], 5);
+        assert_eq!(outcome.status.code(), "00000");
+        let after = engine.handle("c", query, now);
+        assert_eq!(after.replies[0]["platforms"].as_array().unwrap().len(), 1);
     }
 }

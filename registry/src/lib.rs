@@ -28,7 +28,7 @@ mod wiring;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{Delivery, Encoded, Engine, EngineConfig, Outcome};
+pub use engine::{Deferred, Delivery, Encoded, Engine, EngineConfig, Outcome};
 pub use status::{Entity, Kind, Operation, Status};
 pub use store::{
     Change, Durability, MemoryStore, SqliteStore, Store, StoreError, StoreOptions, StoredRecord,

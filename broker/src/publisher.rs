@@ -1,14 +1,18 @@
 //! The application's way into the router: `Publisher` enqueues without blocking; one dedicated
 //! thread owns the local router link (whose sends block) and hands queued messages over in batches.
+//!
+//! The queue is a vector behind a mutex that the thread swaps for an empty one of the same
+//! capacity, so that queueing allocates nothing once the vectors have grown to the load (a
+//! linked-block channel allocates a block of several KiB every few dozen messages).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
+use parking_lot::{Condvar, Mutex};
 use rumqttd::local::{LinkRx, LinkTx};
 use rumqttd::protocol::{Packet, Publish, PublishProperties};
 use rumqttd::Notification;
-use tokio::sync::mpsc;
 
 use crate::error::BrokerError;
 use crate::topics;
@@ -24,8 +28,72 @@ pub struct Publisher {
 
 #[derive(Debug)]
 struct Inner {
-    queue: mpsc::UnboundedSender<Outgoing>,
+    queue: Arc<Queue>,
     out_prefix: String,
+}
+
+impl Drop for Inner {
+    /// The last `Publisher` is gone: the thread hands over what is queued and stops.
+    fn drop(&mut self) {
+        self.queue.state.lock().closed = true;
+        self.queue.ready.notify_one();
+    }
+}
+
+/// Messages waiting for the publisher thread.
+#[derive(Debug, Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    messages: Vec<Outgoing>,
+    /// The thread is asleep on `ready`.
+    waiting: bool,
+    /// No `Publisher` is left.
+    closed: bool,
+}
+
+impl Queue {
+    fn push(&self, message: Outgoing) -> Result<(), BrokerError> {
+        let mut state = self.state.lock();
+        if state.closed {
+            return Err(BrokerError::Stopped);
+        }
+        state.messages.push(message);
+        let wake = state.waiting;
+        state.waiting = false;
+        drop(state);
+        if wake {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Refuses further messages and drops what is queued (the link has failed).
+    fn close(&self) {
+        let mut state = self.state.lock();
+        state.closed = true;
+        state.messages.clear();
+    }
+
+    /// Swaps everything queued into `batch` (empty on entry), waiting while nothing is queued.
+    /// False once the queue is closed and empty.
+    fn take(&self, batch: &mut Vec<Outgoing>) -> bool {
+        let mut state = self.state.lock();
+        while state.messages.is_empty() {
+            if state.closed {
+                return false;
+            }
+            state.waiting = true;
+            self.ready.wait(&mut state);
+        }
+        state.waiting = false;
+        std::mem::swap(&mut state.messages, batch);
+        true
+    }
 }
 
 /// One message for the router, topic already in router form.
@@ -64,10 +132,7 @@ impl Publisher {
 
     /// Enqueues a message whose topic is already in router form (a client's last will).
     pub(crate) fn enqueue(&self, message: Outgoing) -> Result<(), BrokerError> {
-        self.inner
-            .queue
-            .send(message)
-            .map_err(|_| BrokerError::Stopped)
+        self.inner.queue.push(message)
     }
 }
 
@@ -78,26 +143,32 @@ pub(crate) fn start(
     mut tx: LinkTx,
     mut rx: LinkRx,
 ) -> Result<Publisher, BrokerError> {
-    let (queue, mut commands) = mpsc::unbounded_channel::<Outgoing>();
+    let queue = Arc::new(Queue::default());
+    let commands = queue.clone();
     std::thread::Builder::new()
         .name("nodebus-publisher".into())
         .spawn(move || {
-            while let Some(first) = commands.blocking_recv() {
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match commands.try_recv() {
-                        Ok(m) => batch.push(m),
-                        Err(_) => break,
+            let mut batch = Vec::new();
+            'run: while commands.take(&mut batch) {
+                let mut messages = batch.drain(..);
+                while messages.len() > 0 {
+                    let chunk = messages.len().min(BATCH);
+                    tx.buffer().extend(
+                        messages
+                            .by_ref()
+                            .take(chunk - 1)
+                            .map(Outgoing::into_packet),
+                    );
+                    let Some(last) = messages.next() else { break };
+                    // `send` never awaits: it pushes and does one blocking channel send to wake
+                    // the router.
+                    if let Some(Err(e)) = tx.send(last.into_packet()).now_or_never() {
+                        tracing::error!(error = %e, "local router link failed; replies are no longer delivered");
+                        break 'run;
                     }
                 }
-                let Some(last) = batch.pop() else { continue };
-                tx.buffer().extend(batch.into_iter().map(Outgoing::into_packet));
-                // `send` never awaits: it pushes and does one blocking channel send to wake the router.
-                if let Some(Err(e)) = tx.send(last.into_packet()).now_or_never() {
-                    tracing::error!(error = %e, "local router link failed; replies are no longer delivered");
-                    break;
-                }
             }
+            commands.close();
         })
         .map_err(|e| BrokerError::LocalLink(format!("cannot start publisher thread: {e}")))?;
     tokio::spawn(async move {

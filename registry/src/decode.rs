@@ -7,8 +7,8 @@ use crate::article::Article;
 use crate::fields::Fields;
 use crate::ident;
 use crate::records::{
-    Bearer, Interface, Loc, Meta, Mode, Node, Platform, Record, Service, ServiceSpec, ServiceType,
-    System, SystemState, SystemType, TypeRecord, User,
+    shared_services, Bearer, Interface, Loc, Meta, Mode, Node, Platform, Record, Service,
+    ServiceSpec, ServiceType, Services, System, SystemState, SystemType, TypeRecord, User,
 };
 use crate::status::{Operation, Status};
 
@@ -218,21 +218,19 @@ fn system_type(fields: &Fields<'_>) -> Result<SystemType, Status> {
 
 fn system(fields: &Fields<'_>) -> Result<System, Status> {
     let id = fields.required_str("id")?;
-    let (platform, _) = ident::split_system_id(id)
-        .map_err(|reason| fields.invalid(format!("field id {reason}")))?;
+    ident::split_system_id(id).map_err(|reason| fields.invalid(format!("field id {reason}")))?;
     Ok(System {
         id: id.to_string(),
-        platform: platform.to_string(),
         system_type: fields.plain_id("type")?,
         user: fields.optional_plain_id("user")?,
         meta: meta(fields)?,
-        services: Vec::new(),
+        services: Services::default(),
         state: SystemState::Stopped,
         owner: None,
     })
 }
 
-fn stored_services(fields: &Fields<'_>, system_id: &str) -> Result<Vec<Service>, Status> {
+fn stored_services(fields: &Fields<'_>, system_id: &str) -> Result<Services, Status> {
     let items = fields
         .optional_array("services")?
         .ok_or_else(|| fields.invalid("missing field services"))?;
@@ -256,7 +254,7 @@ fn stored_services(fields: &Fields<'_>, system_id: &str) -> Result<Vec<Service>,
             mode,
         });
     }
-    Ok(services)
+    Ok(shared_services(services))
 }
 
 fn user(fields: &Fields<'_>) -> Result<User, Status> {

@@ -11,13 +11,12 @@ use serde_json::{json, Value};
 pub use crate::outcome::{Delivery, Encoded, Outcome};
 
 use crate::article::Article;
-use crate::builtins;
-use crate::decode;
 use crate::envelope;
 use crate::export;
 use crate::group_commit::{GroupCommit, WriteError};
 use crate::handlers::{feeds, messages, state};
 use crate::ident;
+use crate::load;
 use crate::op::{self, Op};
 use crate::overlay::Staged;
 use crate::pending::PendingTable;
@@ -213,27 +212,11 @@ impl Engine {
     /// Loads every stored record into memory, on top of the built-ins.
     pub fn open(config: EngineConfig, mut store: Box<dyn Store>) -> Result<Engine, StoreError> {
         let mut registry = Registry::with_builtins();
-        for stored in store.load()? {
-            let bad = |detail: String| StoreError::BadRecord {
-                article: stored.article.clone(),
-                key: stored.key.clone(),
-                detail,
-            };
-            let article = Article::from_name(&stored.article)
-                .ok_or_else(|| bad("unknown article".to_string()))?;
-            let body: Value = serde_json::from_str(&stored.body)
-                .map_err(|error| bad(format!("body is not JSON: {error}")))?;
-            // Stored records passed the identifier rules when they were written, maybe under
-            // a larger limit than today's: loading never refuses them for their length.
-            let record = ident::with_max_chars(usize::MAX, || decode::stored_body(article, &body))
-                .map_err(bad)?;
-            if record.key() != stored.key {
-                return Err(bad(format!("body has key {}", record.key())));
-            }
-            if builtins::is_builtin(article, &stored.key) {
-                tracing::warn!(article = %stored.article, key = %stored.key, "ignoring stored copy of a built-in record");
-                continue;
-            }
+        let rows = store.load()?;
+        let records = load::decode_rows(&rows)?;
+        drop(rows);
+        registry.reserve_for(&records);
+        for record in records {
             registry.insert_unchecked(record);
         }
         Ok(Engine {

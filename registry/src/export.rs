@@ -40,7 +40,7 @@ pub fn ops(registry: &Registry) -> Vec<Value> {
                 Record::System(system) => registry
                     .get(Article::SystemType, &system.system_type)
                     .filter(|_| {
-                        registry.instantiate_services(&system.system_type) != system.services
+                        *registry.instantiate_services(&system.system_type) != *system.services
                     }),
                 _ => None,
             };

@@ -12,6 +12,7 @@ mod fields;
 mod group_commit;
 mod handlers;
 mod ident;
+mod load;
 mod op;
 mod outcome;
 mod overlay;

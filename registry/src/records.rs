@@ -1,6 +1,10 @@
 //! Record types of the ten articles, their JSON forms (query result and stored body) and the
 //! names they reference. Validation of single records only; cross-record rules live in `registry`.
 
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
 use serde_json::{json, Map, Number, Value};
 
 use crate::article::Article;
@@ -167,28 +171,52 @@ impl SystemState {
 }
 
 /// One endpoint of a system, instantiated from its system type at registration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Service {
     pub name: String,
     pub service_type: String,
     pub mode: Mode,
 }
 
+/// The services of a system. Every system built from the same list shares one copy: a registry
+/// of a million systems holds only a handful of distinct lists, and the services would otherwise
+/// be most of a system's memory.
+pub type Services = Arc<[Service]>;
+
+/// The shared copy of `services` (made on first sight; distinct lists are few and kept).
+pub fn shared_services(services: Vec<Service>) -> Services {
+    static SEEN: OnceLock<Mutex<HashSet<Services>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    let mut seen = seen.lock();
+    if let Some(existing) = seen.get(services.as_slice()) {
+        return existing.clone();
+    }
+    let shared: Services = services.into();
+    seen.insert(shared.clone());
+    shared
+}
+
 /// A system. `state` and `owner` are runtime-only: never stored, `stopped`/none after a restart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct System {
-    /// The full id `platform/system`.
+    /// The full id `platform/system`; the platform is its first segment.
     pub id: String,
-    pub platform: String,
     pub system_type: String,
     pub user: Option<String>,
     pub meta: Meta,
-    pub services: Vec<Service>,
+    pub services: Services,
     pub state: SystemState,
     pub owner: Option<String>,
 }
 
 impl System {
+    /// The platform the system runs on: the first segment of its id.
+    pub fn platform(&self) -> &str {
+        self.id
+            .split_once('/')
+            .map_or(self.id.as_str(), |(platform, _)| platform)
+    }
+
     pub fn service_id(&self, service: &Service) -> String {
         format!("{}/{}", self.id, service.name)
     }
@@ -296,7 +324,7 @@ impl Record {
                 .collect(),
             Record::System(system) => {
                 let mut references = vec![
-                    reference(Article::Platform, &system.platform, "id"),
+                    reference(Article::Platform, system.platform(), "id"),
                     reference(Article::SystemType, &system.system_type, "type"),
                 ];
                 if let Some(user) = &system.user {
@@ -346,7 +374,7 @@ impl Record {
             (Record::ServiceType(service_type), "mode") => one(service_type.mode.as_str()),
             (Record::SystemType(system_type), "type") => one(&system_type.name),
             (Record::System(system), "id") => one(&system.id),
-            (Record::System(system), "platform") => one(&system.platform),
+            (Record::System(system), "platform") => one(system.platform()),
             (Record::System(system), "type") => one(&system.system_type),
             (Record::System(system), "user") => system.user.as_deref().into_iter().collect(),
             (Record::System(system), "state") => one(system.state.as_str()),
@@ -414,7 +442,7 @@ impl Record {
             }
             Record::System(system) => {
                 object.insert("id".into(), json!(system.id));
-                object.insert("platform".into(), json!(system.platform));
+                object.insert("platform".into(), json!(system.platform()));
                 object.insert("type".into(), json!(system.system_type));
                 object.insert("state".into(), json!(system.state.as_str()));
                 if let Some(user) = &system.user {

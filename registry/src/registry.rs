@@ -17,7 +17,7 @@ use crate::builtins;
 use crate::outcome::Delivery;
 use crate::patterns::PatternTable;
 use crate::query::Filter;
-use crate::records::{Loc, Record, Service, System, SystemState};
+use crate::records::{Loc, Record, System, SystemState};
 
 use crate::wiring::WiringTable;
 
@@ -161,6 +161,18 @@ impl Registry {
     }
 
     /// Adds a record loaded from the store; integrity was checked when it was written.
+    /// Makes room for `records` before they are inserted, so loading a large store does not
+    /// grow the tables step by step.
+    pub fn reserve_for(&mut self, records: &[Record]) {
+        let mut counts = vec![0usize; self.tables.len()];
+        for record in records {
+            counts[record.article().index()] += 1;
+        }
+        for (table, count) in self.tables.iter_mut().zip(counts) {
+            table.rows.reserve(count);
+        }
+    }
+
     pub fn insert_unchecked(&mut self, record: Record) {
         let article = record.article();
         self.table_mut(article).insert(record);
@@ -188,7 +200,7 @@ impl Registry {
     fn location_of<'a>(&'a self, record: &'a Record) -> Option<&'a Loc> {
         match record {
             Record::Platform(platform) => platform.loc.as_ref(),
-            Record::System(system) => match self.get(Article::Platform, &system.platform) {
+            Record::System(system) => match self.get(Article::Platform, system.platform()) {
                 Some(Record::Platform(platform)) => platform.loc.as_ref(),
                 _ => None,
             },
@@ -197,7 +209,7 @@ impl Registry {
     }
 
     /// The services a system of `system_type` gets when it is registered now.
-    pub fn instantiate_services(&self, system_type: &str) -> Vec<Service> {
+    pub fn instantiate_services(&self, system_type: &str) -> crate::records::Services {
         plan::instantiate_services(self, system_type)
     }
 

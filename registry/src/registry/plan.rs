@@ -5,7 +5,7 @@
 
 use crate::article::Article;
 use crate::builtins;
-use crate::records::{Record, Service, SystemState};
+use crate::records::{shared_services, Record, Service, Services, SystemState};
 use crate::status::{Kind, Operation, Status};
 use crate::store::{Change, StoredRecord};
 
@@ -128,8 +128,8 @@ pub fn register(records: &impl Records, mut record: Record) -> Result<Plan, Stat
 }
 
 /// The services a system of `system_type` gets when it is registered now.
-pub fn instantiate_services(records: &impl Records, system_type: &str) -> Vec<Service> {
-    match records.get(Article::SystemType, system_type) {
+pub fn instantiate_services(records: &impl Records, system_type: &str) -> Services {
+    let services = match records.get(Article::SystemType, system_type) {
         Some(Record::SystemType(system_type)) => system_type
             .services
             .iter()
@@ -142,7 +142,8 @@ pub fn instantiate_services(records: &impl Records, system_type: &str) -> Vec<Se
             })
             .collect(),
         _ => Vec::new(),
-    }
+    };
+    shared_services(services)
 }
 
 /// Checks a `deregister:<article>`: the record must exist, not be built-in, not be running

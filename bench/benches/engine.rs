@@ -6,6 +6,9 @@
 
 mod common;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

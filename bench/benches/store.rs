@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use nodebus_registry::{Durability, Engine, EngineConfig, SqliteStore, StoreOptions};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const WRITERS: usize = 20;
 
 fn open(dir: &std::path::Path, durability: Durability) -> Engine {

@@ -215,10 +215,7 @@ impl Engine {
         let rows = store.load()?;
         let records = load::decode_rows(&rows)?;
         drop(rows);
-        registry.reserve_for(&records);
-        for record in records {
-            registry.insert_unchecked(record);
-        }
+        registry.load(records);
         Ok(Engine {
             config,
             registry: RwLock::new(registry),

@@ -8,7 +8,7 @@ pub mod plan;
 use plan::Mutation;
 pub use plan::{Plan, Records};
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -21,11 +21,12 @@ use crate::records::{Loc, Record, System, SystemState};
 
 use crate::wiring::WiringTable;
 
-/// Records of one article: O(1) lookup by key, plus the keys in order for range scans.
+/// Records of one article, ordered by key: a lookup is a short descent (about 20 key comparisons
+/// at a million records), and a key prefix is a range scan. One map, so each key is held once:
+/// at a million systems the keys would otherwise be a tenth of the registry's memory.
 #[derive(Debug, Default)]
 pub struct Table {
-    rows: HashMap<String, Record>,
-    keys: BTreeSet<String>,
+    rows: BTreeMap<String, Record>,
 }
 
 impl Table {
@@ -34,29 +35,38 @@ impl Table {
     }
 
     fn insert(&mut self, record: Record) {
-        let key = record.key().to_string();
-        self.keys.insert(key.clone());
-        self.rows.insert(key, record);
+        self.rows.insert(record.key().to_string(), record);
     }
 
     fn remove(&mut self, key: &str) -> Option<Record> {
-        self.keys.remove(key);
         self.rows.remove(key)
     }
 
     /// Records in key order whose key starts with `prefix`.
     pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
-        self.keys
+        self.rows
             .range::<str, _>((
                 std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
-            .take_while(move |key| key.starts_with(prefix))
-            .filter_map(|key| self.rows.get(key))
+            .take_while(move |(key, _)| key.starts_with(prefix))
+            .map(|(_, record)| record)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Record> {
-        self.with_prefix("")
+        self.rows.values()
+    }
+
+    /// Adds many records at once; into an empty table, the map is built packed in one pass.
+    fn extend(&mut self, records: Vec<Record>) {
+        let entries = records
+            .into_iter()
+            .map(|record| (record.key().to_string(), record));
+        if self.rows.is_empty() {
+            self.rows = entries.collect();
+        } else {
+            self.rows.extend(entries);
+        }
     }
 }
 
@@ -161,15 +171,14 @@ impl Registry {
     }
 
     /// Adds a record loaded from the store; integrity was checked when it was written.
-    /// Makes room for `records` before they are inserted, so loading a large store does not
-    /// grow the tables step by step.
-    pub fn reserve_for(&mut self, records: &[Record]) {
-        let mut counts = vec![0usize; self.tables.len()];
+    /// Adds records read from the store (already checked), article by article.
+    pub fn load(&mut self, records: Vec<Record>) {
+        let mut by_table: Vec<Vec<Record>> = (0..self.tables.len()).map(|_| Vec::new()).collect();
         for record in records {
-            counts[record.article().index()] += 1;
+            by_table[record.article().index()].push(record);
         }
-        for (table, count) in self.tables.iter_mut().zip(counts) {
-            table.rows.reserve(count);
+        for (table, records) in self.tables.iter_mut().zip(by_table) {
+            table.extend(records);
         }
     }
 

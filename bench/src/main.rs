@@ -20,6 +20,10 @@ use cli::{Cli, Workload};
 use node::Node;
 use report::Report;
 
+// The same allocator as the `nodebus` binary, so an in-process node behaves as the real one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {

@@ -51,7 +51,8 @@ pub struct Config {
     pub default_request_timeout: Option<Duration>,
     /// How long `stop` may take before giving up on what is still running.
     pub shutdown_timeout: Duration,
-    /// Threads that run MQTT ops; one client's ops always run on the same one, in order.
+    /// Threads that run MQTT ops, each taking one shard of the broker's inbox; one client's ops
+    /// always run on the same one, in order.
     pub mqtt_lanes: usize,
 }
 
@@ -234,7 +235,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     config.validate().map_err(StartError::Config)?;
     let engine = open_engine(&config).await?;
 
-    let (broker, inbox) = Broker::start(config.broker_config()).await?;
+    let (broker, inboxes) =
+        Broker::start_sharded(config.broker_config(), config.mqtt_lanes).await?;
 
     let shutdown = Shutdown::new();
     let courier = Courier::new(broker.publisher());
@@ -262,8 +264,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
 
     let http_task = tokio::spawn(http.run(shutdown.clone()));
-    let mqtt_adapter = MqttAdapter::spawn(engine, inbox, courier, timer, config.mqtt_lanes)
-        .map_err(StartError::Worker)?;
+    let mqtt_adapter =
+        MqttAdapter::spawn(engine, inboxes, courier, timer).map_err(StartError::Worker)?;
 
     Ok(Running {
         mqtt_addr: broker.local_addr(),

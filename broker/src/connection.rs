@@ -70,6 +70,7 @@ pub(crate) async fn serve(
     } = accepted;
     let mut conn = Connection {
         own: OwnTopics::new(&shared.node_id, &client_id),
+        inbox: shared.inbox_for(&client_id),
         shared,
         version,
         client_id,
@@ -87,7 +88,7 @@ pub(crate) async fn serve(
         client_id: conn.client_id.clone(),
         session,
     };
-    let _ = conn.shared.inbox.send(opened).await;
+    let _ = conn.inbox.send(opened).await;
 
     let keep_alive = (keep_alive != 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let end = conn
@@ -128,12 +129,14 @@ pub(crate) async fn serve(
 
     let link_alive = !matches!(end, End::TakenOver | End::RouterClosed);
     let closed = conn.close(matches!(end, End::Clean), link_alive);
-    let _ = conn.shared.inbox.send(closed).await;
+    let _ = conn.inbox.send(closed).await;
     drop(active);
 }
 
 struct Connection {
     shared: Arc<Shared>,
+    /// This client's inbox shard.
+    inbox: tokio::sync::mpsc::Sender<Inbound>,
     version: Version,
     client_id: Arc<str>,
     session: u64,
@@ -349,7 +352,7 @@ impl Connection {
                         payload: publish.payload,
                     };
                     // Awaiting a full inbox stops reading this socket: TCP backpressure, no loss.
-                    let _ = self.shared.inbox.send(message).await;
+                    let _ = self.inbox.send(message).await;
                 }
                 self.ack(qos, pkid, true);
             }
@@ -548,7 +551,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         if !self.finished {
             let closed = self.close(false, true);
-            let _ = self.shared.inbox.try_send(closed);
+            let _ = self.inbox.try_send(closed);
         }
     }
 }

@@ -29,6 +29,15 @@ pub enum Inbound {
     },
 }
 
+/// The shard (of `shards`) a client id's events go to: a fixed hash, so it never changes while
+/// the broker runs.
+pub(crate) fn shard_of(client_id: &str, shards: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    client_id.hash(&mut hasher);
+    (hasher.finish() % shards.max(1) as u64) as usize
+}
+
 /// Receiving end of the broker's events.
 #[derive(Debug)]
 pub struct Inbox {
@@ -49,5 +58,21 @@ impl Inbox {
     /// Blocking variant of `recv`, for plain threads (panics inside an async context, as tokio's does).
     pub fn blocking_recv(&mut self) -> Option<Inbound> {
         self.rx.blocking_recv()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_of;
+
+    #[test]
+    fn a_client_id_always_maps_to_one_shard_and_ids_spread() {
+        assert_eq!(shard_of("sensor-1", 16), shard_of("sensor-1", 16));
+        assert_eq!(shard_of("anything", 1), 0);
+        let used: std::collections::HashSet<usize> = (0..200)
+            .map(|i| shard_of(&format!("client-{i}"), 16))
+            .collect();
+        assert!(used.len() > 8, "only {} shards used", used.len());
+        assert!(used.iter().all(|&shard| shard < 16));
     }
 }

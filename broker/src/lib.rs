@@ -43,13 +43,24 @@ pub struct Broker {
     publisher: Publisher,
     shutdown: watch::Sender<bool>,
     pause: watch::Sender<bool>,
-    inbox: tokio::sync::mpsc::WeakSender<Inbound>,
+    inboxes: Vec<tokio::sync::mpsc::WeakSender<Inbound>>,
 }
 
 impl Broker {
     /// Binds the listener (a bind failure is returned here), spawns rumqttd's router thread, the
     /// local publisher link and the accept loop on the caller's tokio runtime.
     pub async fn start(config: BrokerConfig) -> Result<(Broker, Inbox), BrokerError> {
+        let (broker, mut inboxes) = Self::start_sharded(config, 1).await?;
+        let inbox = inboxes.pop().ok_or(BrokerError::Stopped)?;
+        Ok((broker, inbox))
+    }
+
+    /// Like `start`, with the inbox split into `shards` channels: every event of a client id
+    /// goes to the same shard, so consumers can take one shard each and need no dispatcher.
+    pub async fn start_sharded(
+        config: BrokerConfig,
+        shards: usize,
+    ) -> Result<(Broker, Vec<Inbox>), BrokerError> {
         if let Some(problem) = config.problem() {
             return Err(BrokerError::Config(problem));
         }
@@ -80,8 +91,10 @@ impl Broker {
             .map_err(BrokerError::LocalLink)?;
         let publisher = publisher::start(&config.node_id, tx, rx)?;
 
-        let (inbox_tx, inbox) = Inbox::channel(config.inbox_capacity);
-        let inbox_watch = inbox_tx.downgrade();
+        let (senders, inboxes): (Vec<_>, Vec<_>) = (0..shards.max(1))
+            .map(|_| Inbox::channel(config.inbox_capacity))
+            .unzip();
+        let inbox_watch = senders.iter().map(|sender| sender.downgrade()).collect();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (pause, pause_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -90,7 +103,7 @@ impl Broker {
             max_connections: config.max_connections,
             connect_timeout: config.connect_timeout,
             sessions: Default::default(),
-            inbox: inbox_tx,
+            inboxes: senders,
             links,
             publisher: publisher.clone(),
             active: AtomicUsize::new(0),
@@ -103,9 +116,9 @@ impl Broker {
                 publisher,
                 shutdown,
                 pause,
-                inbox: inbox_watch,
+                inboxes: inbox_watch,
             },
-            inbox,
+            inboxes,
         ))
     }
 
@@ -136,9 +149,10 @@ impl Broker {
 
     /// Events received from clients and not yet taken from the `Inbox`.
     pub fn queued_inbound(&self) -> usize {
-        self.inbox
-            .upgrade()
+        self.inboxes
+            .iter()
+            .filter_map(|inbox| inbox.upgrade())
             .map(|sender| sender.max_capacity() - sender.capacity())
-            .unwrap_or(0)
+            .sum()
     }
 }

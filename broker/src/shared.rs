@@ -24,10 +24,20 @@ pub(crate) struct Shared {
     pub(crate) max_connections: usize,
     pub(crate) connect_timeout: Duration,
     pub(crate) sessions: Sessions,
-    pub(crate) inbox: mpsc::Sender<Inbound>,
+    /// One bounded channel per inbox shard; a client id always maps to the same one.
+    pub(crate) inboxes: Vec<mpsc::Sender<Inbound>>,
     pub(crate) links: LinkFactory,
     pub(crate) publisher: Publisher,
     pub(crate) active: AtomicUsize,
+}
+
+impl Shared {
+    /// The inbox shard of `client_id`: the same for every connection of that id, so one
+    /// client's messages and its close stay in one channel, in order.
+    pub(crate) fn inbox_for(&self, client_id: &str) -> mpsc::Sender<Inbound> {
+        let index = crate::inbox::shard_of(client_id, self.inboxes.len());
+        self.inboxes[index].clone()
+    }
 }
 
 /// Counts a live connection from accept to the end of its task.

@@ -81,8 +81,8 @@ fn decode_row(
     let record = if article == Article::System {
         Record::System(stored_system(&row.body, last_services).map_err(bad)?)
     } else {
-        let body: Value = serde_json::from_str(&row.body)
-            .map_err(|error| bad(format!("body is not JSON: {error}")))?;
+        let body: Value =
+            parse(&row.body).map_err(|error| bad(format!("body is not JSON: {error}")))?;
         decode::stored_body(article, &body).map_err(bad)?
     };
     if record.key() != row.key {
@@ -93,6 +93,17 @@ fn decode_row(
         return Ok(None);
     }
     Ok(Some(record))
+}
+
+/// Parses a stored body without serde_json's own nesting limit: every body passed the engine's
+/// depth check when it was written, and serde_json's limit would refuse the 128 levels that
+/// check allows, so an acknowledged record could keep the node from starting.
+fn parse<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    deserializer.disable_recursion_limit();
+    let value = T::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
 }
 
 /// A stored system body, as `Record::stored_body` writes it (other members are ignored).
@@ -125,8 +136,8 @@ struct StoredService<'a> {
 /// Reads a stored system with the checks `decode::stored_body` makes. `last` is the service list
 /// of the system read before; it is reused when this system has the same one.
 fn stored_system(body: &str, last: &mut Services) -> Result<System, String> {
-    let stored: StoredSystem<'_> = serde_json::from_str(body)
-        .map_err(|error| format!("body is not a stored system: {error}"))?;
+    let stored: StoredSystem<'_> =
+        parse(body).map_err(|error| format!("body is not a stored system: {error}"))?;
     let id = stored.id.as_ref();
     ident::split_system_id(id).map_err(|reason| format!("field id {reason}"))?;
     ident::check_plain(&stored.system_type).map_err(|reason| format!("field type {reason}"))?;
@@ -225,6 +236,43 @@ mod tests {
             assert!(typed.is_err(), "typed reading accepted {body}");
             assert!(general.is_err(), "general reading accepted {body}");
         }
+    }
+
+    #[test]
+    fn records_nested_as_deep_as_the_engine_allows_load_again() {
+        use crate::{Engine, EngineConfig, SqliteStore};
+        let dir = tempfile::tempdir().unwrap();
+        // 128 levels in all: the request object, `attr`, and 126 arrays.
+        let deep = format!("{}1{}", "[".repeat(126), "]".repeat(126));
+        let requests = [
+            format!(r#"{{"op":"register:platform-type","type":"deep","attr":{{"a":{deep}}}}}"#),
+            format!(r#"{{"op":"register:platform","id":"p","type":"deep"}}"#),
+            format!(
+                r#"{{"op":"register:system","id":"p/s","type":"simple_system","attr":{{"a":{deep}}}}}"#
+            ),
+        ];
+        {
+            let engine = Engine::open(
+                EngineConfig::new("n"),
+                Box::new(SqliteStore::open(dir.path()).unwrap()),
+            )
+            .unwrap();
+            for request in &requests {
+                let outcome = engine.handle("c", request.as_bytes(), std::time::Instant::now());
+                assert!(outcome.status.is_ok(), "{:?}", outcome.replies);
+            }
+        }
+        let engine = Engine::open(
+            EngineConfig::new("n"),
+            Box::new(SqliteStore::open(dir.path()).unwrap()),
+        )
+        .expect("a store of acknowledged records opens");
+        let outcome = engine.handle(
+            "c",
+            br#"{"op":"query:systems","id":"p/s"}"#,
+            std::time::Instant::now(),
+        );
+        assert_eq!(outcome.replies[0]["systems"].as_array().unwrap().len(), 1);
     }
 
     #[test]

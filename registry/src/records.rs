@@ -1,8 +1,9 @@
 //! Record types of the ten articles, their JSON forms (query result and stored body) and the
 //! names they reference. Validation of single records only; cross-record rules live in `registry`.
 
-use std::collections::HashSet;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use serde_json::{json, Map, Number, Value};
@@ -183,17 +184,57 @@ pub struct Service {
 /// be most of a system's memory.
 pub type Services = Arc<[Service]>;
 
-/// The shared copy of `services` (made on first sight; distinct lists are few and kept).
+/// The shared copy of `services`: the one a live system already holds, or a new one. Lists no
+/// system holds any more are forgotten, so re-registering types with ever new lists leaks nothing.
 pub fn shared_services(services: Vec<Service>) -> Services {
-    static SEEN: OnceLock<Mutex<HashSet<Services>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(Default::default);
-    let mut seen = seen.lock();
-    if let Some(existing) = seen.get(services.as_slice()) {
-        return existing.clone();
+    static SEEN: OnceLock<Mutex<SharedLists>> = OnceLock::new();
+    let mut seen = SEEN.get_or_init(Default::default).lock();
+    seen.share(services)
+}
+
+/// Weak references to the service lists in use, by a hash of their content.
+#[derive(Default)]
+struct SharedLists {
+    by_hash: HashMap<u64, Vec<Weak<[Service]>>>,
+    added_since_sweep: usize,
+    /// Lists known after the last sweep (at least a small floor).
+    kept_at_sweep: usize,
+}
+
+impl SharedLists {
+    fn share(&mut self, services: Vec<Service>) -> Services {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        services.hash(&mut hasher);
+        let hash = hasher.finish();
+        let bucket = self.by_hash.entry(hash).or_default();
+        if let Some(existing) = bucket
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|existing| **existing == *services)
+        {
+            return existing;
+        }
+        let shared: Services = services.into();
+        bucket.retain(|weak| weak.strong_count() > 0);
+        bucket.push(Arc::downgrade(&shared));
+        self.added_since_sweep += 1;
+        // Sweep once as many lists were added as were kept by the last sweep: amortised
+        // constant work per list, and the map stays within twice the live lists.
+        if self.added_since_sweep >= self.kept_at_sweep.max(16) {
+            self.by_hash.retain(|_, bucket| {
+                bucket.retain(|weak| weak.strong_count() > 0);
+                !bucket.is_empty()
+            });
+            self.added_since_sweep = 0;
+            self.kept_at_sweep = self.by_hash.values().map(Vec::len).sum();
+        }
+        shared
     }
-    let shared: Services = services.into();
-    seen.insert(shared.clone());
-    shared
+
+    #[cfg(test)]
+    fn known(&self) -> usize {
+        self.by_hash.values().map(Vec::len).sum()
+    }
 }
 
 /// A system. `state` and `owner` are runtime-only: never stored, `stopped`/none after a restart.
@@ -488,5 +529,33 @@ pub fn bool_text(value: bool) -> &'static str {
         "true"
     } else {
         "false"
+    }
+}
+
+#[cfg(test)]
+mod shared_lists_tests {
+    use super::*;
+
+    fn list(n: usize) -> Vec<Service> {
+        vec![Service {
+            name: format!("f{n}"),
+            service_type: "t".into(),
+            mode: Mode::OutputFeed,
+        }]
+    }
+
+    #[test]
+    fn equal_lists_are_shared_and_dropped_lists_are_forgotten() {
+        let mut lists = SharedLists::default();
+        let a = lists.share(list(1));
+        let b = lists.share(list(1));
+        assert!(Arc::ptr_eq(&a, &b));
+        drop((a, b));
+        for n in 2..1000 {
+            drop(lists.share(list(n)));
+        }
+        assert!(lists.known() <= 32, "{} lists kept", lists.known());
+        let kept = lists.share(list(5000));
+        assert!(Arc::ptr_eq(&kept, &lists.share(list(5000))));
     }
 }

@@ -246,7 +246,7 @@ mod tests {
         let deep = format!("{}1{}", "[".repeat(126), "]".repeat(126));
         let requests = [
             format!(r#"{{"op":"register:platform-type","type":"deep","attr":{{"a":{deep}}}}}"#),
-            format!(r#"{{"op":"register:platform","id":"p","type":"deep"}}"#),
+            r#"{"op":"register:platform","id":"p","type":"deep"}"#.to_string(),
             format!(
                 r#"{{"op":"register:system","id":"p/s","type":"simple_system","attr":{{"a":{deep}}}}}"#
             ),

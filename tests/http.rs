@@ -328,3 +328,29 @@ async fn many_requests_on_fresh_connections() {
     .await;
     assert_eq!(replies[0]["platforms"].as_array().unwrap().len(), 40);
 }
+
+/// An `X-Client-Id` that is not UTF-8 is refused with 400, not silently mapped to the shared
+/// default identity `http`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_id_header_that_is_not_utf8_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = TestNode::start().await;
+    let body = br#"{"op":"query:local-node"}"#;
+    let mut request =
+        b"POST /ops HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Client-Id: caf\xe9\r\n".to_vec();
+    request.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    request.extend_from_slice(body);
+    let mut stream = common::within("connect", tokio::net::TcpStream::connect(node.http_addr()))
+        .await
+        .unwrap();
+    common::within("write", stream.write_all(&request))
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    common::within("read", stream.read_to_end(&mut response))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("X-Client-Id"), "{text}");
+}

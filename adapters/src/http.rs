@@ -13,7 +13,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use nodebus_registry::{Engine, Kind, Outcome};
 use tokio::net::TcpListener;
 
@@ -21,6 +21,11 @@ use crate::courier::Courier;
 use crate::outcome_log::log_request;
 use crate::shutdown::Shutdown;
 use crate::timer::TimerHandle;
+
+/// Time a connection has to send a request head (also between keep-alive requests).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Time a request has to send its body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The client identity of a request without an `X-Client-Id` header.
 pub const DEFAULT_CLIENT_ID: &str = "http";
@@ -97,8 +102,12 @@ impl HttpServer {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(route(&state, request).await) }
                 });
+                // A connection that sends no complete request head in time is closed, so idle or
+                // trickling sockets cannot pile up.
                 let connection = http1::Builder::new()
                     .keep_alive(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(connection);
                 tokio::select! {
@@ -149,7 +158,12 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Full<Bytes
 }
 
 async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let client_id = client_id_of(&request);
+    let Ok(client_id) = client_id_of(&request) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            br#"{"error":"X-Client-Id is not UTF-8 text"}"#,
+        );
+    };
     let limit = state.config.max_body_bytes;
     let declared_too_large = request
         .headers()
@@ -160,7 +174,14 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
     let outcome = if declared_too_large {
         state.engine.refuse_oversized(&client_id)
     } else {
-        match Limited::new(request.into_body(), limit).collect().await {
+        let body = Limited::new(request.into_body(), limit).collect();
+        let Ok(body) = tokio::time::timeout(BODY_TIMEOUT, body).await else {
+            return json_response(
+                StatusCode::REQUEST_TIMEOUT,
+                br#"{"error":"the request body did not arrive in time"}"#,
+            );
+        };
+        match body {
             Ok(collected) => {
                 let body = collected.to_bytes();
                 let now = Instant::now();
@@ -205,16 +226,23 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
     json_response(status, &replies_body(&outcome))
 }
 
-/// The `X-Client-Id` header, or `http` when it is absent or not valid text.
-fn client_id_of(request: &Request<Incoming>) -> String {
-    request
-        .headers()
-        .get(CLIENT_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .unwrap_or(DEFAULT_CLIENT_ID)
-        .to_owned()
+/// The `X-Client-Id` header (UTF-8, trimmed), or `http` when it is absent or empty. A value
+/// that is not UTF-8 is refused rather than mapped to the shared default identity.
+fn client_id_of(request: &Request<Incoming>) -> Result<String, ()> {
+    match request.headers().get(CLIENT_ID_HEADER) {
+        None => Ok(DEFAULT_CLIENT_ID.to_owned()),
+        Some(value) => {
+            let text = std::str::from_utf8(value.as_bytes())
+                .map_err(|_| ())?
+                .trim();
+            Ok(if text.is_empty() {
+                DEFAULT_CLIENT_ID
+            } else {
+                text
+            }
+            .to_owned())
+        }
+    }
 }
 
 fn replies_body(outcome: &Outcome) -> Vec<u8> {

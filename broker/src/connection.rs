@@ -44,6 +44,8 @@ enum End {
     Shutdown,
 }
 
+/// Longest wait for a client to take what is written to it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves one accepted TCP connection to its end.
 pub(crate) async fn serve(
     mut stream: TcpStream,
@@ -178,6 +180,9 @@ impl Connection {
                 if let Some(end) = self.flush_router().await {
                     return end;
                 }
+                // Handing the packets on may have waited for a full inbox: that wait is the
+                // broker's, not the client's silence.
+                last_inbound = Instant::now();
                 if let Some(end) = self.flush(stream).await {
                     return end;
                 }
@@ -492,13 +497,20 @@ impl Connection {
         }
     }
 
+    /// Writes what is queued for the client. A client that stops reading (its TCP window stays
+    /// shut) is dropped after `WRITE_TIMEOUT`, so it cannot hold its task, its router link and a
+    /// graceful stop hostage.
     async fn flush(&mut self, stream: &mut TcpStream) -> Option<End> {
         if self.out.is_empty() {
             return None;
         }
-        let written = stream.write_all(&self.out).await;
+        let written = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&self.out)).await;
         self.out.clear();
-        written.err().map(|_| End::Unclean("network error", None))
+        match written {
+            Ok(Ok(())) => None,
+            Ok(Err(_)) => Some(End::Unclean("network error", None)),
+            Err(_) => Some(End::Unclean("client stopped reading", None)),
+        }
     }
 
     /// Hands the packets collected for the router over with one wake-up.

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::codec::{self, DecodeError, Detected, Version};
+use crate::inbox::Inbound;
 use crate::publisher::Outgoing;
 use crate::shared::{ActiveGuard, Shared};
 use crate::topics::{self, OwnTopics, PublishRoute};
@@ -97,21 +98,27 @@ pub(crate) async fn handshake(
     let own = OwnTopics::new(&shared.node_id, &client_id);
     let will = will.and_then(|w| keep_will(w, will_props, &own));
 
-    let session = shared.sessions.claim(&client_id);
-    let links = shared.links.clone();
-    let id = client_id.to_string();
+    // Claiming the session and building the link happen under one lock, so the order in which
+    // connections with the same client id become current is the order in which the router
+    // attaches them (and kicks the one before).
+    let setup = shared.clone();
+    let id = client_id.clone();
     let clean = connect.clean_session;
-    let built = tokio::task::spawn_blocking(move || links(&id, clean)).await;
-    let (mut tx, rx, ack) = match built {
-        Ok(Ok(link)) => link,
-        Ok(Err(e)) => {
+    let built = tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = setup.link_setup.lock();
+        let session = setup.sessions.claim(&id);
+        (session, (setup.links)(&id, clean))
+    })
+    .await;
+    let (session, (mut tx, rx, ack)) = match built {
+        Ok((session, Ok(link))) => (session, link),
+        Ok((session, Err(e))) => {
             tracing::warn!(%client_id, error = %e, "router refused the connection");
-            shared.sessions.release(&client_id, session);
+            abandon(shared, &client_id, session).await;
             return refuse(stream, version, Refuse::Unavailable).await;
         }
         Err(e) => {
             tracing::error!(%client_id, error = %e, "link set-up failed");
-            shared.sessions.release(&client_id, session);
             return refuse(stream, version, Refuse::Unavailable).await;
         }
     };
@@ -141,7 +148,7 @@ pub(crate) async fn handshake(
             None,
         );
         let _ = tx.send(bye).await;
-        shared.sessions.release(&client_id, session);
+        abandon(shared, &client_id, session).await;
         return None;
     }
     Some(Accepted {
@@ -154,6 +161,22 @@ pub(crate) async fn handshake(
         rx,
         rest: buf,
     })
+}
+
+/// Ends a session that never got going. If it was current, the connection it replaced has
+/// already reported its end as superseded, so this one reports the end of the client id's
+/// session: the application then stops what that client id owned, as for any session end.
+async fn abandon(shared: &Shared, client_id: &Arc<str>, session: u64) {
+    if shared.sessions.release(client_id, session) {
+        let closed = Inbound::Closed {
+            client_id: client_id.clone(),
+            session,
+            clean: false,
+            current: true,
+            will: None,
+        };
+        let _ = shared.inbox_for(client_id).send(closed).await;
+    }
 }
 
 /// Reads until a whole CONNECT is decoded. `None` for anything else; an unsupported protocol

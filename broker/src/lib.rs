@@ -105,6 +105,7 @@ impl Broker {
             sessions: Default::default(),
             inboxes: senders,
             links,
+            link_setup: Default::default(),
             publisher: publisher.clone(),
             active: AtomicUsize::new(0),
         });

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     /// One bounded channel per inbox shard; a client id always maps to the same one.
     pub(crate) inboxes: Vec<mpsc::Sender<Inbound>>,
     pub(crate) links: LinkFactory,
+    /// Held while a session is claimed and its router link built (see `handshake`).
+    pub(crate) link_setup: parking_lot::Mutex<()>,
     pub(crate) publisher: Publisher,
     pub(crate) active: AtomicUsize,
 }

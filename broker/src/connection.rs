@@ -80,6 +80,7 @@ pub(crate) async fn serve(
         will,
         tx,
         pending_qos2: HashSet::new(),
+        router_qos2: HashSet::new(),
         pending_subacks: HashMap::new(),
         aliases: HashMap::new(),
         to_router: Vec::new(),
@@ -147,6 +148,8 @@ struct Connection {
     tx: LinkTx,
     /// QoS 2 packet ids answered here (own in-topic, refused) and waiting for PUBREL.
     pending_qos2: HashSet<u16>,
+    /// QoS 2 packet ids of ordinary publishes handed to the router, whose PUBREL it expects.
+    router_qos2: HashSet<u16>,
     /// Refused filters of a SUBSCRIBE, merged into the router's SUBACK: (position, code).
     pending_subacks: HashMap<u16, Vec<(usize, SubscribeReasonCode)>>,
     /// v5 topic aliases set by the client; resolved here so the rules see every topic.
@@ -277,14 +280,22 @@ impl Connection {
                 return self.on_publish(publish, props, qos, pkid).await
             }
             Packet::PubRel(pubrel, _) => {
-                if self.pending_qos2.remove(&pubrel.pkid) {
+                if self.router_qos2.remove(&pubrel.pkid) {
+                    self.to_router.push(Packet::PubRel(pubrel, None));
+                } else {
+                    // Ours, or one this connection never saw (a PUBREL re-sent after a
+                    // reconnect): answered here, since the router would drop the client for it.
+                    let reason =
+                        if self.pending_qos2.remove(&pubrel.pkid) || self.version != Version::V5 {
+                            PubCompReason::Success
+                        } else {
+                            PubCompReason::PacketIdentifierNotFound
+                        };
                     let comp = PubComp {
                         pkid: pubrel.pkid,
-                        reason: PubCompReason::Success,
+                        reason,
                     };
                     self.encode(Packet::PubComp(comp, None));
-                } else {
-                    self.to_router.push(Packet::PubRel(pubrel, None));
                 }
             }
             Packet::Subscribe(subscribe, props) => self.on_subscribe(subscribe, props),
@@ -363,6 +374,9 @@ impl Connection {
             }
             PublishRoute::Router(topic) => {
                 publish.topic = topic;
+                if qos == QoS::ExactlyOnce {
+                    self.router_qos2.insert(pkid);
+                }
                 self.to_router.push(Packet::Publish(publish, props));
             }
             PublishRoute::Denied => {

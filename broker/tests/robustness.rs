@@ -242,3 +242,25 @@ async fn address_in_use_is_an_error_from_start() {
         Err(BrokerError::Config(_))
     ));
 }
+
+/// A PUBREL for a packet id this connection never saw (a client re-sending it after a
+/// reconnect, as MQTT asks) is completed here; it must not reach the router, which would drop
+/// the client for it and so start a reconnect loop.
+#[tokio::test]
+async fn a_stray_pubrel_is_completed_and_the_connection_stays() {
+    let (broker, mut inbox) = start().await;
+    let (mut raw, code) = Raw::connect(broker.local_addr(), connect_packet("q2", 30)).await;
+    assert_eq!(code, Some(m4::ConnectReturnCode::Success));
+    opened(&mut inbox, "q2").await;
+    raw.send(m4::Packet::PubRel(m4::PubRel::new(77))).await;
+    match raw.read().await {
+        Some(m4::Packet::PubComp(comp)) => assert_eq!(comp.pkid, 77),
+        other => panic!("expected PUBCOMP 77, got {other:?}"),
+    }
+    // Still connected and working: an op reaches the inbox.
+    let mut publish = m4::Publish::new(in_topic("q2"), rumqttc::QoS::AtLeastOnce, "op");
+    publish.pkid = 1;
+    raw.send(m4::Packet::Publish(publish)).await;
+    let (cid, _, payload) = message(&mut inbox).await;
+    assert_eq!((cid.as_str(), &payload[..]), ("q2", &b"op"[..]));
+}

@@ -77,9 +77,10 @@ impl HttpServer {
     }
 
     /// Accepts connections until `shutdown` fires; connections already open finish their
-    /// current request and are then closed.
+    /// current request and are then closed. Returns once every connection has ended.
     pub async fn run(self, shutdown: Shutdown) {
         let state = self.state;
+        let open = Arc::new(());
         loop {
             let accepted = tokio::select! {
                 accepted = self.listener.accept() => accepted,
@@ -97,7 +98,9 @@ impl HttpServer {
             let _ = stream.set_nodelay(true);
             let state = state.clone();
             let shutdown = shutdown.clone();
+            let open = open.clone();
             tokio::spawn(async move {
+                let _open = open;
                 let service = service_fn(move |request| {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(route(&state, request).await) }
@@ -122,6 +125,10 @@ impl HttpServer {
                     }
                 }
             });
+        }
+        // Each connection task holds a clone: wait until the requests in flight are answered.
+        while Arc::strong_count(&open) > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 }

@@ -84,18 +84,15 @@ impl Config {
         }
     }
 
-    /// Checks what `start` cannot check by trying: a reason for the first unusable value.
+    /// Checks what `start` cannot check by trying: a reason for the first unusable value. The
+    /// broker's own settings (node id as a topic level, packet and ring sizes) are its to judge.
     pub fn validate(&self) -> Result<(), String> {
-        validate_node_id(&self.node_id).map_err(|e| e.to_string())?;
+        self.broker_config().validate()?;
         let positive = [
             ("limits.max_request_bytes", self.max_request_bytes),
             ("limits.max_depth", self.max_depth),
             ("limits.max_identifier_chars", self.max_identifier_chars),
-            ("mqtt.max_connections", self.max_connections),
-            ("mqtt.inbox_capacity", self.inbox_capacity),
             ("mqtt.lanes", self.mqtt_lanes),
-            ("mqtt.segment_count", self.segment_count),
-            ("mqtt.out_segment_count", self.out_segment_count),
         ];
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(format!("{name} must be at least 1"));
@@ -105,11 +102,6 @@ impl Config {
                 "mqtt.max_packet_bytes ({}) must be at least limits.max_request_bytes ({}), so that too large ops are answered",
                 self.max_packet_bytes, self.max_request_bytes
             ));
-        }
-        if self.segment_bytes < 1024 || self.out_segment_bytes < 1024 {
-            return Err(
-                "mqtt.segment_bytes and mqtt.out_segment_bytes must be at least 1024".into(),
-            );
         }
         Ok(())
     }
@@ -143,8 +135,6 @@ impl Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("invalid node id {0:?}: {1}")]
-    NodeId(String, &'static str),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("cannot open the store in {dir}: {source}")]
@@ -231,7 +221,6 @@ const REPLY_GRACE: Duration = Duration::from_millis(100);
 
 /// Opens the store, binds both listeners and starts serving. Errors name what failed.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    validate_node_id(&config.node_id)?;
     config.validate().map_err(StartError::Config)?;
     let engine = open_engine(&config).await?;
 
@@ -302,38 +291,22 @@ pub fn open_engine_blocking(config: &Config) -> Result<Engine, StartError> {
         })
 }
 
-/// The node id is a topic level (`$fabric/<node-id>/…`), so it follows the identifier rules and
-/// may not hold MQTT wildcards either.
-fn validate_node_id(id: &str) -> Result<(), StartError> {
-    let problem = if id.is_empty() {
-        Some("it is empty")
-    } else if id.chars().count() > 256 {
-        Some("it is longer than 256 characters")
-    } else if id.contains(['/', '*', '+', '#']) {
-        Some("it may not contain '/', '*', '+' or '#'")
-    } else if id.chars().any(char::is_control) {
-        Some("it may not contain control characters")
-    } else {
-        None
-    };
-    match problem {
-        Some(reason) => Err(StartError::NodeId(id.to_owned(), reason)),
-        None => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::validate_node_id;
+    use super::Config;
+
+    fn with_node_id(id: &str) -> Result<(), String> {
+        Config::new(id, "./data").validate()
+    }
 
     #[test]
     fn node_ids_follow_the_identifier_rules() {
-        assert!(validate_node_id("edge-01").is_ok());
-        assert!(validate_node_id("nœud").is_ok());
-        for bad in ["", "a/b", "a*", "a+b", "a#", "a\nb"] {
-            assert!(validate_node_id(bad).is_err(), "{bad:?} accepted");
+        assert!(with_node_id("edge-01").is_ok());
+        assert!(with_node_id("nœud").is_ok());
+        for bad in ["", "a/b", "a*", "a+b", "a#", "a$b", "a\nb"] {
+            assert!(with_node_id(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(validate_node_id(&"x".repeat(256)).is_ok());
-        assert!(validate_node_id(&"x".repeat(257)).is_err());
+        assert!(with_node_id(&"x".repeat(256)).is_ok());
+        assert!(with_node_id(&"x".repeat(257)).is_err());
     }
 }

@@ -59,8 +59,13 @@ impl BrokerConfig {
         }
     }
 
-    /// Checks the values `start` relies on; returns a reason when one is unusable.
-    pub(crate) fn problem(&self) -> Option<String> {
+    /// Checks the values `start` relies on; the reason names the first unusable one. Lets a
+    /// configuration be checked without starting anything.
+    pub fn validate(&self) -> Result<(), String> {
+        self.problem().map_or(Ok(()), Err)
+    }
+
+    fn problem(&self) -> Option<String> {
         if !topics::valid_level(&self.node_id) {
             return Some(format!(
                 "node id {:?} cannot be a topic level (1 to 256 characters, no / + # * $ or control characters)",
@@ -69,21 +74,23 @@ impl BrokerConfig {
         }
         if self.max_packet_bytes < 1024 || self.max_packet_bytes > MAX_REMAINING_LENGTH {
             return Some(format!(
-                "max_packet_bytes {} is outside 1024..={MAX_REMAINING_LENGTH}",
+                "mqtt.max_packet_bytes {} is outside 1024..={MAX_REMAINING_LENGTH}",
                 self.max_packet_bytes
             ));
         }
         if self.max_connections == 0 {
-            return Some("max_connections must be at least 1".into());
+            return Some("mqtt.max_connections must be at least 1".into());
         }
         if self.inbox_capacity == 0 {
-            return Some("inbox_capacity must be at least 1".into());
+            return Some("mqtt.inbox_capacity must be at least 1".into());
         }
         if self.segment_bytes < 1024 || self.out_segment_bytes < 1024 {
-            return Some("router segments must be at least 1024 bytes".into());
+            return Some(
+                "mqtt.segment_bytes and mqtt.out_segment_bytes must be at least 1024".into(),
+            );
         }
         if self.segment_count == 0 || self.out_segment_count == 0 {
-            return Some("router segment counts must be at least 1".into());
+            return Some("mqtt.segment_count and mqtt.out_segment_count must be at least 1".into());
         }
         None
     }

@@ -61,9 +61,7 @@ impl Broker {
         config: BrokerConfig,
         shards: usize,
     ) -> Result<(Broker, Vec<Inbox>), BrokerError> {
-        if let Some(problem) = config.problem() {
-            return Err(BrokerError::Config(problem));
-        }
+        config.validate().map_err(BrokerError::Config)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| BrokerError::bind(config.listen, e))?;

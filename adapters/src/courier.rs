@@ -9,25 +9,18 @@ use nodebus_broker::Publisher;
 use nodebus_registry::Outcome;
 use serde_json::Value;
 
-/// Cheap to clone; counts what it sends so the logs can report it.
+/// Cheap to clone; counts the deliveries HTTP requests cause, for the logs.
 #[derive(Clone)]
 pub struct Courier {
     publisher: Publisher,
-    counters: Arc<Counters>,
-}
-
-#[derive(Default)]
-struct Counters {
-    deliveries: AtomicU64,
-    deliveries_from_http: AtomicU64,
-    failed: AtomicU64,
+    deliveries_from_http: Arc<AtomicU64>,
 }
 
 impl Courier {
     pub fn new(publisher: Publisher) -> Self {
         Courier {
             publisher,
-            counters: Arc::default(),
+            deliveries_from_http: Arc::default(),
         }
     }
 
@@ -39,32 +32,25 @@ impl Courier {
     }
 
     /// Publishes each of the outcome's deliveries to its recipient's out-topic, in order:
-    /// first those built as values, then those the engine serialised itself.
-    pub fn deliver(&self, outcome: &Outcome) {
-        let count = outcome.deliveries.len() + outcome.encoded.len();
-        if count == 0 {
-            return;
-        }
-        self.counters
-            .deliveries
-            .fetch_add(count as u64, Ordering::Relaxed);
+    /// first those built as values, then those the engine serialised itself (taken out of the
+    /// outcome, so their bytes are handed on without a copy).
+    pub fn deliver(&self, outcome: &mut Outcome) {
         for delivery in &outcome.deliveries {
             self.publish(&delivery.client_id, &delivery.message);
         }
-        for encoded in &outcome.encoded {
-            self.send(&encoded.client_id, Bytes::copy_from_slice(&encoded.payload));
+        for encoded in std::mem::take(&mut outcome.encoded) {
+            self.send(&encoded.client_id, Bytes::from(encoded.payload));
         }
     }
 
     /// Deliveries caused by an HTTP request. HTTP has no push channel: they go to the
     /// recipients' MQTT out-topics like any other, and are counted apart for the logs.
-    pub fn deliver_from_http(&self, outcome: &Outcome) {
+    pub fn deliver_from_http(&self, outcome: &mut Outcome) {
         let count = outcome.deliveries.len() + outcome.encoded.len();
         if count == 0 {
             return;
         }
         let total = self
-            .counters
             .deliveries_from_http
             .fetch_add(count as u64, Ordering::Relaxed)
             + count as u64;
@@ -76,16 +62,10 @@ impl Courier {
         self.deliver(outcome);
     }
 
-    /// Messages that could not be queued for the broker since start.
-    pub fn failed(&self) -> u64 {
-        self.counters.failed.load(Ordering::Relaxed)
-    }
-
     fn publish(&self, client_id: &str, message: &Value) {
         let payload = match serde_json::to_vec(message) {
             Ok(payload) => Bytes::from(payload),
             Err(error) => {
-                self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(%error, "a message could not be encoded");
                 return;
             }
@@ -95,7 +75,6 @@ impl Courier {
 
     fn send(&self, client_id: &str, payload: Bytes) {
         if let Err(error) = self.publisher.send_to_client(client_id, payload) {
-            self.counters.failed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(client = client_id, %error, "a message could not be queued");
         }
     }

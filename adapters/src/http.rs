@@ -178,7 +178,7 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok())
         .is_some_and(|length| length > limit as u64);
-    let outcome = if declared_too_large {
+    let mut outcome = if declared_too_large {
         state.engine.refuse_oversized(&client_id)
     } else {
         let body = Limited::new(request.into_body(), limit).collect();
@@ -227,7 +227,7 @@ async fn post_op(state: &State, request: Request<Incoming>) -> Response<Full<Byt
         }
     };
     log_request("http", &client_id, &outcome);
-    state.courier.deliver_from_http(&outcome);
+    state.courier.deliver_from_http(&mut outcome);
     state.timer.poke();
     let status = http_status(outcome.status.kind);
     json_response(status, &replies_body(&outcome))

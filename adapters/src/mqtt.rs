@@ -104,18 +104,18 @@ impl Lane {
                 if let Some(will) = will {
                     self.op(&client_id, &will, "mqtt-will");
                 }
-                let outcome = self.engine.client_gone(&client_id, Instant::now());
-                self.courier.deliver(&outcome);
+                let mut outcome = self.engine.client_gone(&client_id, Instant::now());
+                self.courier.deliver(&mut outcome);
                 self.timer.poke();
             }
         }
     }
 
     fn op(&self, client_id: &str, payload: &[u8], transport: &'static str) {
-        let outcome = self.engine.handle(client_id, payload, Instant::now());
+        let mut outcome = self.engine.handle(client_id, payload, Instant::now());
         log_request(transport, client_id, &outcome);
         self.courier.reply(client_id, &outcome.replies);
-        self.courier.deliver(&outcome);
+        self.courier.deliver(&mut outcome);
         self.timer.poke();
     }
 }

@@ -24,10 +24,6 @@ impl Shutdown {
         self.tx.send_replace(true);
     }
 
-    pub fn is_triggered(&self) -> bool {
-        *self.tx.borrow()
-    }
-
     /// Completes when `trigger` has been called (at once if it already was).
     pub async fn triggered(&self) {
         let mut rx = self.tx.subscribe();

@@ -53,10 +53,10 @@ pub fn spawn_request_timer(
                 .next_deadline()
                 .is_some_and(|deadline| deadline <= now)
             {
-                let outcome = engine.expire(now);
+                let mut outcome = engine.expire(now);
                 if !outcome.deliveries.is_empty() {
                     tracing::debug!(count = outcome.deliveries.len(), "requests timed out");
-                    courier.deliver(&outcome);
+                    courier.deliver(&mut outcome);
                 }
             }
             let sleep_for = engine

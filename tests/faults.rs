@@ -30,7 +30,7 @@ impl Tmpfs {
             .status()
             .ok()?;
         if !status.success() {
-            eprintln!("cannot mount a tmpfs here (not root?): store fault test skipped");
+            common::skip_or_fail("cannot mount a tmpfs here (not root?)");
             return None;
         }
         Some(Tmpfs {

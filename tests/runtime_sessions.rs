@@ -214,9 +214,7 @@ fn keep_reading(
 async fn an_external_client_killed_with_sigkill_has_its_systems_stopped() {
     let node = TestNode::start().await;
     let Some((mut external, output)) = spawn_mosquitto_sub(node.mqtt_port(), "ext").await else {
-        eprintln!(
-            "note: mosquitto_sub or stdbuf is not installed; skipping the external-client variant"
-        );
+        common::skip_or_fail("mosquitto_sub or stdbuf is not installed");
         return;
     };
     let mut consumer = node.mqtt5("consumer").await;

@@ -23,6 +23,17 @@ pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
+/// A test that needs something of the machine (an external MQTT client, permission to mount)
+/// skips itself where it is missing, saying so, unless `CI` is set (CI runs with `CI=true`, and
+/// `.ci/run` installs the peers): there a missing prerequisite fails the test instead of letting
+/// it pass unchecked.
+pub fn skip_or_fail(reason: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{reason} (CI is set, so this prerequisite is required)");
+    }
+    eprintln!("note: {reason}; skipped");
+}
+
 /// A node running in this test process, with its own data directory.
 pub struct TestNode {
     pub running: Option<nodebus::Running>,
